@@ -1,0 +1,3 @@
+//! readyio
+#![allow(missing_docs)]
+mod sys { pub mod bindings; }
