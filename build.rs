@@ -62,19 +62,61 @@ mod generate {
 
     /// Functions the `sys` layer calls. Each must come out of bindgen: a name that matches
     /// nothing is silently dropped by bindgen, so `bindings_for` checks them one by one.
-    const LINUX_FUNCTIONS: &[&str] = &["epoll_create1", "epoll_ctl", "epoll_wait", "eventfd", "syscall", "pipe2", "accept4", "__errno_location"];
+    const LINUX_FUNCTIONS: &[&str] =
+        &["epoll_create1", "epoll_ctl", "epoll_wait", "eventfd", "syscall", "pipe2", "accept4", "__errno_location"];
     const KQUEUE_FUNCTIONS: &[&str] = &["kqueue", "kevent", "pipe", "accept", "ioctl", "__error"];
     const BSD_ONLY_FUNCTIONS: &[&str] = &["pipe2", "accept4"];
     const COMMON_FUNCTIONS: &[&str] = &[
-        "socket", "socketpair", "bind", "listen", "connect", "getsockname", "getpeername",
-        "getsockopt", "setsockopt", "shutdown", "send", "sendto", "sendmsg", "recv", "recvfrom",
-        "recvmsg", "read", "write", "readv", "writev", "close", "fcntl", "dup",
+        "socket",
+        "socketpair",
+        "bind",
+        "listen",
+        "connect",
+        "getsockname",
+        "getpeername",
+        "getsockopt",
+        "setsockopt",
+        "shutdown",
+        "send",
+        "sendto",
+        "sendmsg",
+        "recv",
+        "recvfrom",
+        "recvmsg",
+        "read",
+        "write",
+        "readv",
+        "writev",
+        "close",
+        "fcntl",
+        "dup",
     ];
     const TYPES: &[&str] = &[
-        "epoll_event", "epoll_data", "epoll_data_t", "kevent", "sockaddr", "sockaddr_in",
-        "sockaddr_in6", "sockaddr_un", "sockaddr_storage", "in_addr", "in6_addr", "ip_mreq",
-        "ipv6_mreq", "iovec", "msghdr", "cmsghdr", "linger", "timespec", "socklen_t",
-        "sa_family_t", "in_port_t", "in_addr_t", "ssize_t", "size_t", "pid_t",
+        "epoll_event",
+        "epoll_data",
+        "epoll_data_t",
+        "kevent",
+        "sockaddr",
+        "sockaddr_in",
+        "sockaddr_in6",
+        "sockaddr_un",
+        "sockaddr_storage",
+        "in_addr",
+        "in6_addr",
+        "ip_mreq",
+        "ipv6_mreq",
+        "iovec",
+        "msghdr",
+        "cmsghdr",
+        "linger",
+        "timespec",
+        "socklen_t",
+        "sa_family_t",
+        "in_port_t",
+        "in_addr_t",
+        "ssize_t",
+        "size_t",
+        "pid_t",
     ];
     /// Constant families, as regular expressions over macro names.
     const CONSTANTS: &[&str] = &[
@@ -100,9 +142,17 @@ mod generate {
                 IntKind::UInt
             } else if name.starts_with("EVFILT_") {
                 // NetBSD's kevent.filter is uint32_t; everyone else's is short.
-                if self.os == "netbsd" { IntKind::UInt } else { IntKind::Short }
+                if self.os == "netbsd" {
+                    IntKind::UInt
+                } else {
+                    IntKind::Short
+                }
             } else if name.starts_with("EV_") {
-                if self.os == "netbsd" { IntKind::UInt } else { IntKind::UShort }
+                if self.os == "netbsd" {
+                    IntKind::UInt
+                } else {
+                    IntKind::UShort
+                }
             } else if name == "FIONBIO" || name == "FIOCLEX" {
                 IntKind::ULong
             } else if name.starts_with("SYS_") {
@@ -117,7 +167,12 @@ mod generate {
 
         // glibc spells many constants as enum members with `#define X X`; the macro
         // fallback already emits them as typed constants, so the enum copies are hidden.
-        fn enum_variant_behavior(&self, _enum: Option<&str>, _name: &str, _value: EnumVariantValue) -> Option<EnumVariantCustomBehavior> {
+        fn enum_variant_behavior(
+            &self,
+            _enum: Option<&str>,
+            _name: &str,
+            _value: EnumVariantValue,
+        ) -> Option<EnumVariantCustomBehavior> {
             Some(EnumVariantCustomBehavior::Hide)
         }
     }
@@ -164,7 +219,10 @@ mod generate {
 
         for f in &functions {
             let needle = format!("pub fn {f}(");
-            assert!(text.contains(&needle), "bindgen produced no `{f}` for {target}: check wrapper.h and the headers it finds");
+            assert!(
+                text.contains(&needle),
+                "bindgen produced no `{f}` for {target}: check wrapper.h and the headers it finds"
+            );
         }
         text
     }

@@ -1,0 +1,167 @@
+//! `Poll`: register handles, wait for readiness, read the events.
+//!
+//! One `poll` is one `epoll_wait`/`kevent` call into a buffer allocated by `Poll::new`;
+//! polling never allocates.
+
+use crate::event::{EventSet, IoEvent, PollOpt};
+use crate::evented::Evented;
+use crate::selector::Selector;
+use crate::sys::SelectorEvents;
+use crate::token::Token;
+use std::io;
+use std::time::Duration;
+
+/// Events fetched per poll by [`Poll::new`].
+pub const DEFAULT_EVENTS_CAPACITY: usize = 1024;
+
+/// Waits for readiness on registered handles.
+///
+/// # Spurious events
+///
+/// An event says a handle *may* be ready: a read or write can still return
+/// `WouldBlock` (use [`TryRead`](crate::TryRead)/[`TryWrite`](crate::TryWrite)).
+///
+/// # Draining readiness
+///
+/// With `PollOpt::edge()`, readiness is reported once per change: read (or write or
+/// accept) until `WouldBlock` before polling again, or the next event may never come.
+/// With `PollOpt::level()` the event repeats on every poll until the handle is drained.
+///
+/// # Deregistering
+///
+/// A handle deregistered after a poll yields no event from that poll, even one the
+/// kernel already returned ([`Poll::events`] skips it, [`Poll::event`] reports it with an
+/// empty kind).
+///
+/// ```
+/// use readyio::{EventSet, Poll, PollOpt, Token};
+/// use readyio::tcp::{TcpListener, TcpStream};
+///
+/// let listener = TcpListener::bind(&"127.0.0.1:0".parse().unwrap())?;
+/// let mut poll = Poll::new()?;
+/// poll.register(&listener, Token(0), EventSet::readable(), PollOpt::edge())?;
+/// let _client = TcpStream::connect(&listener.local_addr()?)?;
+/// poll.poll(Some(1000))?;
+/// assert!(poll.events().any(|e| e.token == Token(0) && e.kind.is_readable()));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Poll {
+    selector: Selector,
+    events: SelectorEvents,
+}
+
+impl Poll {
+    /// A new poller fetching up to [`DEFAULT_EVENTS_CAPACITY`] events per poll.
+    pub fn new() -> io::Result<Poll> {
+        Poll::with_capacity(DEFAULT_EVENTS_CAPACITY)
+    }
+
+    /// A new poller fetching up to `events_capacity` events per poll (at least 1).
+    pub fn with_capacity(events_capacity: usize) -> io::Result<Poll> {
+        Ok(Poll { selector: Selector::new()?, events: SelectorEvents::with_capacity(events_capacity) })
+    }
+
+    /// Registers `io` for `interest`, to be reported as `token`.
+    ///
+    /// Registering a handle that is already registered fails with `AlreadyExists`;
+    /// `Token(usize::MAX)` with `InvalidInput`.
+    pub fn register<E: Evented + ?Sized>(
+        &mut self,
+        io: &E,
+        token: Token,
+        interest: EventSet,
+        opts: PollOpt,
+    ) -> io::Result<()> {
+        io.register(&mut self.selector, token, interest, opts)
+    }
+
+    /// Changes the token, interest or options of a registered handle (and re-arms a
+    /// oneshot one). An unregistered handle fails with `NotFound`.
+    pub fn reregister<E: Evented + ?Sized>(
+        &mut self,
+        io: &E,
+        token: Token,
+        interest: EventSet,
+        opts: PollOpt,
+    ) -> io::Result<()> {
+        io.reregister(&mut self.selector, token, interest, opts)
+    }
+
+    /// Removes a handle. An unregistered handle fails with `NotFound`.
+    pub fn deregister<E: Evented + ?Sized>(&mut self, io: &E) -> io::Result<()> {
+        io.deregister(&mut self.selector)
+    }
+
+    /// Waits up to `timeout_ms` milliseconds (`None`: forever) and returns the number of
+    /// events fetched.
+    pub fn poll(&mut self, timeout_ms: Option<usize>) -> io::Result<usize> {
+        self.poll_timeout(timeout_ms.map(|ms| Duration::from_millis(ms as u64)))
+    }
+
+    /// Waits up to `timeout` (`None`: forever) and returns the number of events fetched.
+    ///
+    /// Sub-millisecond timeouts are honoured where the kernel can (Linux 5.11+
+    /// `epoll_pwait2`, kqueue); elsewhere they are rounded up, never down. A signal
+    /// interrupting the wait returns `ErrorKind::Interrupted`.
+    pub fn poll_timeout(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        self.events.clear();
+        self.selector.select(&mut self.events, timeout)?;
+        Ok(self.events.len())
+    }
+
+    /// The events of the last poll, skipping those of handles deregistered since.
+    pub fn events(&self) -> Events<'_> {
+        Events { poll: self, next: 0 }
+    }
+
+    /// The `idx`th event of the last poll. An event whose handle was deregistered since
+    /// the poll, or an `idx` past the count the last poll returned, has an empty `kind`
+    /// (and the reserved token); [`Poll::get_event`] says `None` instead.
+    pub fn event(&self, idx: usize) -> IoEvent {
+        self.get_event(idx).unwrap_or(IoEvent::new(EventSet::none(), Token::RESERVED))
+    }
+
+    /// The `idx`th event of the last poll, or `None` if there is no such event or its
+    /// handle was deregistered since.
+    pub fn get_event(&self, idx: usize) -> Option<IoEvent> {
+        let (token, kind) = self.selector.resolve(self.events.get(idx)?)?;
+        Some(IoEvent::new(kind, token))
+    }
+
+    /// How many events the last poll fetched.
+    pub fn events_len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The selector handles register with.
+    pub fn selector(&mut self) -> &mut Selector {
+        &mut self.selector
+    }
+}
+
+/// Iterator over the events of the last poll (see [`Poll::events`]).
+#[derive(Debug)]
+pub struct Events<'a> {
+    poll: &'a Poll,
+    next: usize,
+}
+
+impl Iterator for Events<'_> {
+    type Item = IoEvent;
+
+    fn next(&mut self) -> Option<IoEvent> {
+        while self.next < self.poll.events.len() {
+            let idx = self.next;
+            self.next += 1;
+            if let Some(event) = self.poll.get_event(idx) {
+                return Some(event);
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.poll.events.len() - self.next))
+    }
+}

@@ -1,0 +1,169 @@
+//! `Selector`: the OS selector plus the table that maps each registered fd to its token.
+//!
+//! The kernel is handed `(generation << 32) | fd` as each registration's data instead of
+//! the token. An event is turned back into a token only when it is read, by looking the fd
+//! up here and checking that its generation is still the one the event carries. So:
+//!
+//! * an fd deregistered (or deregistered and registered again) after `select` returned
+//!   but before its event was read yields no stale event (mio#219, mio#464);
+//! * the table answers "which token" without the kernel, which lets backends whose
+//!   kernel cannot tell (kqueue) give the same errors as epoll.
+//!
+//! The table is a `Vec` indexed by fd (fds are small and dense), grown only when a
+//! registration names a larger fd: polling never allocates.
+
+use crate::event::{EventSet, PollOpt};
+use crate::sys::{self, Interest, Readiness, Trigger};
+use crate::token::Token;
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+/// The OS readiness selector (epoll or kqueue) that [`Evented`](crate::Evented) types
+/// register themselves with.
+#[derive(Debug)]
+pub struct Selector {
+    sys: sys::Selector,
+    registrations: Vec<Registration>,
+    next_generation: u32,
+}
+
+/// What the table knows of one fd. `generation == 0` means "not registered".
+#[derive(Clone, Copy, Debug, Default)]
+struct Registration {
+    token: usize,
+    generation: u32,
+}
+
+impl Selector {
+    /// Creates a new OS selector (`epoll_create1` or `kqueue`), close-on-exec.
+    pub fn new() -> io::Result<Selector> {
+        Ok(Selector { sys: sys::Selector::new()?, registrations: Vec::new(), next_generation: 1 })
+    }
+
+    /// Starts watching `fd` for `interest`, reporting it as `token`.
+    ///
+    /// Errors: `InvalidInput` for a negative fd or `Token(usize::MAX)`; `AlreadyExists`
+    /// (`EEXIST`) if `fd` is already registered with this selector.
+    #[doc(alias = "epoll_ctl")]
+    pub fn register(&mut self, fd: RawFd, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
+        check_token(token)?;
+        self.register_any_token(fd, token, interest, opts)
+    }
+
+    /// `register` without the reserved-token check, for readyio's own wake-up fds.
+    pub(crate) fn register_any_token(
+        &mut self,
+        fd: RawFd,
+        token: Token,
+        interest: EventSet,
+        opts: PollOpt,
+    ) -> io::Result<()> {
+        let index = fd_index(fd)?;
+        if index >= self.registrations.len() {
+            self.registrations.resize(index + 1, Registration::default());
+        }
+        let generation = self.next_generation;
+        self.sys.add(fd, event_data(fd, generation), interest_of(interest), trigger_of(opts))?;
+        self.next_generation = self.next_generation.checked_add(1).unwrap_or(1);
+        self.registrations[index] = Registration { token: token.0, generation };
+        Ok(())
+    }
+
+    /// Changes the token, interest or options of a registered `fd`.
+    ///
+    /// Errors: `NotFound` (`ENOENT`) if `fd` is not registered with this selector;
+    /// `InvalidInput` as for `register`.
+    pub fn reregister(&mut self, fd: RawFd, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
+        check_token(token)?;
+        let index = fd_index(fd)?;
+        let generation = match self.registrations.get(index) {
+            Some(r) if r.generation != 0 => r.generation,
+            _ => return Err(not_registered()),
+        };
+        match self.sys.modify(fd, event_data(fd, generation), interest_of(interest), trigger_of(opts)) {
+            Ok(()) => {
+                self.registrations[index].token = token.0;
+                Ok(())
+            }
+            Err(e) => Err(self.forget_if_closed(index, e)),
+        }
+    }
+
+    /// Stops watching `fd`. Events of `fd` already fetched by the last poll but not yet
+    /// read are dropped.
+    ///
+    /// Errors: `NotFound` (`ENOENT`) if `fd` is not registered with this selector.
+    pub fn deregister(&mut self, fd: RawFd) -> io::Result<()> {
+        let index = fd_index(fd)?;
+        match self.registrations.get(index) {
+            Some(r) if r.generation != 0 => {}
+            _ => return Err(not_registered()),
+        }
+        match self.sys.delete(fd) {
+            Ok(()) => {
+                self.registrations[index] = Registration::default();
+                Ok(())
+            }
+            Err(e) => Err(self.forget_if_closed(index, e)),
+        }
+    }
+
+    /// The kernel forgets an fd when its last descriptor closes; when it says so, the
+    /// table does too.
+    fn forget_if_closed(&mut self, index: usize, error: io::Error) -> io::Error {
+        if error.kind() == io::ErrorKind::NotFound || error.raw_os_error() == Some(sys::EBADF) {
+            self.registrations[index] = Registration::default();
+        }
+        error
+    }
+
+    /// Blocks in the kernel until an event or the timeout, filling `events`.
+    pub(crate) fn select(&mut self, events: &mut sys::SelectorEvents, timeout: Option<Duration>) -> io::Result<()> {
+        self.sys.select(events, timeout)
+    }
+
+    /// The token and kind of a fetched event, or `None` if its fd was deregistered (or
+    /// registered anew) since it was fetched.
+    pub(crate) fn resolve(&self, readiness: Readiness) -> Option<(Token, EventSet)> {
+        let fd = readiness.data as u32 as usize;
+        let generation = (readiness.data >> 32) as u32;
+        let registration = self.registrations.get(fd)?;
+        if registration.generation != generation || generation == 0 {
+            return None;
+        }
+        let mut kind = EventSet::empty();
+        kind.set(EventSet::READABLE, readiness.readable);
+        kind.set(EventSet::WRITABLE, readiness.writable);
+        kind.set(EventSet::ERROR, readiness.error);
+        kind.set(EventSet::HUP, readiness.hup);
+        Some((Token(registration.token), kind))
+    }
+}
+
+fn check_token(token: Token) -> io::Result<()> {
+    if token == Token::RESERVED {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "Token(usize::MAX) is reserved by readyio"));
+    }
+    Ok(())
+}
+
+fn fd_index(fd: RawFd) -> io::Result<usize> {
+    usize::try_from(fd).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "negative file descriptor"))
+}
+
+fn not_registered() -> io::Error {
+    io::Error::from_raw_os_error(sys::ENOENT)
+}
+
+fn event_data(fd: RawFd, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(fd as u32)
+}
+
+fn interest_of(interest: EventSet) -> Interest {
+    Interest { readable: interest.is_readable() || interest.is_hup(), writable: interest.is_writable() }
+}
+
+fn trigger_of(opts: PollOpt) -> Trigger {
+    Trigger { edge: opts.is_edge() && !opts.is_level(), oneshot: opts.is_oneshot() }
+}

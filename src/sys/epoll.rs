@@ -1,0 +1,192 @@
+//! The Linux selector: one epoll instance (`epoll_create1(EPOLL_CLOEXEC)`).
+//!
+//! Meets the contract in `sys/mod.rs` directly: epoll already reports one event per fd,
+//! returns `EEXIST`/`ENOENT` for double adds and unknown fds, and has edge (`EPOLLET`),
+//! level and oneshot (`EPOLLONESHOT`) modes. `EPOLLRDHUP` is always requested with
+//! read interest so a peer's half-close shows up as `hup` without a read.
+//!
+//! `struct epoll_event` is packed on x86_64 (12 bytes) and not on aarch64 (16 bytes);
+//! fields are copied out by value, never borrowed.
+
+use super::bindings as c;
+use super::fd::owned;
+use super::{cvt, Interest, Readiness, Trigger};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// An epoll instance.
+#[derive(Debug)]
+pub(crate) struct Selector {
+    epfd: OwnedFd,
+}
+
+/// The buffer `epoll_wait` fills, allocated once.
+pub(crate) struct SelectorEvents {
+    buf: Vec<c::epoll_event>,
+}
+
+impl std::fmt::Debug for SelectorEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelectorEvents").field("len", &self.buf.len()).field("capacity", &self.buf.capacity()).finish()
+    }
+}
+
+impl SelectorEvents {
+    /// A buffer for up to `capacity` events per `select` (at least 1).
+    pub(crate) fn with_capacity(capacity: usize) -> SelectorEvents {
+        SelectorEvents { buf: Vec::with_capacity(capacity.clamp(1, i32::MAX as usize)) }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+    }
+
+    /// The `i`th event of the last `select`.
+    pub(crate) fn get(&self, i: usize) -> Option<Readiness> {
+        let event = self.buf.get(i)?;
+        // Copy out of the (possibly packed) struct before looking at the fields.
+        let bits = event.events;
+        // SAFETY: every registration writes the whole union through `u64_`.
+        let data = unsafe { event.data.u64_ };
+        Some(Readiness {
+            data,
+            readable: bits & (c::EPOLLIN | c::EPOLLPRI) != 0,
+            writable: bits & c::EPOLLOUT != 0,
+            error: bits & c::EPOLLERR != 0,
+            hup: bits & (c::EPOLLHUP | c::EPOLLRDHUP) != 0,
+        })
+    }
+}
+
+/// Cleared the first time `epoll_pwait2` (Linux 5.11+) answers `ENOSYS`; sub-millisecond
+/// timeouts are then rounded up to whole milliseconds instead.
+static HAVE_EPOLL_PWAIT2: AtomicBool = AtomicBool::new(true);
+
+impl Selector {
+    /// `epoll_create1(EPOLL_CLOEXEC)`.
+    pub(crate) fn new() -> io::Result<Selector> {
+        // SAFETY: plain syscall with a flags argument.
+        let fd = cvt(unsafe { c::epoll_create1(c::EPOLL_CLOEXEC as i32) })?;
+        Ok(Selector { epfd: owned(fd) })
+    }
+
+    /// `EPOLL_CTL_ADD`.
+    pub(crate) fn add(&self, fd: RawFd, data: u64, interest: Interest, trigger: Trigger) -> io::Result<()> {
+        self.ctl(c::EPOLL_CTL_ADD as i32, fd, Some(epoll_event(data, interest, trigger)))
+    }
+
+    /// `EPOLL_CTL_MOD`.
+    pub(crate) fn modify(&self, fd: RawFd, data: u64, interest: Interest, trigger: Trigger) -> io::Result<()> {
+        self.ctl(c::EPOLL_CTL_MOD as i32, fd, Some(epoll_event(data, interest, trigger)))
+    }
+
+    /// `EPOLL_CTL_DEL`.
+    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+        self.ctl(c::EPOLL_CTL_DEL as i32, fd, None)
+    }
+
+    fn ctl(&self, op: i32, fd: RawFd, event: Option<c::epoll_event>) -> io::Result<()> {
+        // Linux before 2.6.9 wanted a non-null event even for EPOLL_CTL_DEL.
+        let mut event = event.unwrap_or(c::epoll_event { events: 0, data: c::epoll_data { u64_: 0 } });
+        // SAFETY: `event` lives across the call; the kernel only reads it.
+        cvt(unsafe { c::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut event) })?;
+        Ok(())
+    }
+
+    /// One `epoll_wait` (or `epoll_pwait2` for a sub-millisecond timeout) into `events`.
+    pub(crate) fn select(&self, events: &mut SelectorEvents, timeout: Option<Duration>) -> io::Result<()> {
+        events.buf.clear();
+        let max = events.buf.capacity() as i32;
+        let ptr = events.buf.as_mut_ptr();
+        let epfd = self.epfd.as_raw_fd();
+        let n = match timeout {
+            Some(t) if t.subsec_nanos() % 1_000_000 != 0 && HAVE_EPOLL_PWAIT2.load(Ordering::Relaxed) => {
+                let ts = c::timespec { tv_sec: t.as_secs().min(i64::MAX as u64) as _, tv_nsec: t.subsec_nanos() as _ };
+                // SAFETY: `ptr` has room for `max` events; `ts` outlives the call; a null
+                // sigmask means "keep the current mask", so the size argument is unused.
+                let n = unsafe {
+                    c::syscall(
+                        c::SYS_epoll_pwait2,
+                        epfd as std::ffi::c_long,
+                        ptr,
+                        max as std::ffi::c_long,
+                        &ts as *const c::timespec,
+                        std::ptr::null::<u8>(),
+                        8 as std::ffi::c_long,
+                    )
+                };
+                match cvt(n) {
+                    Err(e) if e.raw_os_error() == Some(c::ENOSYS) => {
+                        HAVE_EPOLL_PWAIT2.store(false, Ordering::Relaxed);
+                        return self.select(events, timeout);
+                    }
+                    other => other? as i32,
+                }
+            }
+            // SAFETY: `ptr` has room for `max` events.
+            _ => cvt(unsafe { c::epoll_wait(epfd, ptr, max, timeout_ms(timeout)) })?,
+        };
+        // SAFETY: the kernel initialised the first `n` entries (n <= max = capacity).
+        unsafe { events.buf.set_len(n as usize) };
+        Ok(())
+    }
+}
+
+impl AsFd for Selector {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.epfd.as_fd()
+    }
+}
+
+/// Milliseconds for `epoll_wait`, rounded up so a timeout never ends early.
+fn timeout_ms(timeout: Option<Duration>) -> i32 {
+    match timeout {
+        None => -1,
+        Some(t) => {
+            let ms = t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 != 0);
+            ms.min(i32::MAX as u128) as i32
+        }
+    }
+}
+
+fn epoll_event(data: u64, interest: Interest, trigger: Trigger) -> c::epoll_event {
+    let mut bits = 0;
+    if interest.readable {
+        bits |= c::EPOLLIN | c::EPOLLRDHUP;
+    }
+    if interest.writable {
+        bits |= c::EPOLLOUT;
+    }
+    if trigger.edge {
+        bits |= c::EPOLLET;
+    }
+    if trigger.oneshot {
+        bits |= c::EPOLLONESHOT;
+    }
+    c::epoll_event { events: bits, data: c::epoll_data { u64_: data } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_round_up_to_whole_milliseconds() {
+        assert_eq!(timeout_ms(None), -1);
+        assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(timeout_ms(Some(Duration::from_micros(1))), 1);
+        assert_eq!(timeout_ms(Some(Duration::from_millis(5))), 5);
+        assert_eq!(timeout_ms(Some(Duration::from_micros(5001))), 6);
+        assert_eq!(timeout_ms(Some(Duration::from_secs(u64::MAX))), i32::MAX);
+    }
+}

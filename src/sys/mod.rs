@@ -1,0 +1,141 @@
+//! The operating-system layer: the only module with `unsafe` code.
+//!
+//! Everything above `sys` is safe Rust that speaks in `io::Result`s, `OwnedFd`s and the
+//! small neutral types defined here; nothing above it names a binding. Each mechanism has
+//! its own file and is chosen by `#[cfg]` in this one place.
+//!
+//! # The contract every selector backend meets
+//!
+//! A backend (`epoll.rs` on Linux, `kqueue.rs` on macOS and the BSDs) provides
+//! `Selector` and `SelectorEvents` with these semantics:
+//!
+//! * `add(fd, data, interest, trigger)` starts watching `fd`; `data` is an opaque `u64`
+//!   handed back with each of its events. `modify` replaces interest, trigger and data of a
+//!   watched fd; `delete` stops watching it. One kernel call each, and errors surface at once:
+//!   adding a watched fd fails with `EEXIST`, modifying or deleting an unwatched one with
+//!   `ENOENT` (backends whose kernel cannot tell translate to these).
+//! * `Trigger::Level` reports readiness on every `select` while it lasts; `Trigger::Edge`
+//!   reports it once per change; `oneshot` disables the fd after one report until `modify`.
+//! * `select(events, timeout)` makes one blocking kernel call and fills `events` (cleared
+//!   first) with at most one `Readiness` per fd. `None` waits forever; a timeout is never
+//!   shortened by rounding (sub-millisecond where the kernel allows, else rounded up).
+//!   An interrupted wait is returned as `ErrorKind::Interrupted`.
+//! * `Readiness::hup` is set when the peer closed its side (EPOLLHUP/EPOLLRDHUP, EV_EOF),
+//!   `error` when the fd has a pending error (EPOLLERR, EV_ERROR or EV_EOF with fflags).
+//! * `select` allocates nothing: the event buffer is sized at construction.
+
+#![allow(unsafe_code)]
+
+pub(crate) mod bindings;
+pub(crate) mod fd;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod epoll;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use epoll::{Selector, SelectorEvents};
+
+use std::io;
+
+/// Which readiness a registration asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Interest {
+    pub readable: bool,
+    pub writable: bool,
+}
+
+/// How a registration reports readiness (see the module contract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Trigger {
+    pub edge: bool,
+    pub oneshot: bool,
+}
+
+/// One fd's readiness as reported by one `select`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Readiness {
+    /// The `data` given when the fd was added or last modified.
+    pub data: u64,
+    pub readable: bool,
+    pub writable: bool,
+    pub error: bool,
+    pub hup: bool,
+}
+
+/// Turns a C-style `-1 and errno` result into an `io::Result`.
+pub(crate) fn cvt<T: IsMinusOne>(ret: T) -> io::Result<T> {
+    if ret.is_minus_one() {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Return types of calls that signal failure with -1.
+pub(crate) trait IsMinusOne: Copy {
+    fn is_minus_one(self) -> bool;
+}
+
+impl IsMinusOne for i32 {
+    fn is_minus_one(self) -> bool {
+        self == -1
+    }
+}
+
+impl IsMinusOne for isize {
+    fn is_minus_one(self) -> bool {
+        self == -1
+    }
+}
+
+impl IsMinusOne for i64 {
+    fn is_minus_one(self) -> bool {
+        self == -1
+    }
+}
+
+/// Like [`cvt`], but retries while the call was interrupted by a signal.
+pub(crate) fn cvt_retry<T: IsMinusOne>(mut call: impl FnMut() -> T) -> io::Result<T> {
+    loop {
+        match cvt(call()) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// errno values the layers above compare against.
+pub(crate) const ENOENT: i32 = bindings::ENOENT;
+pub(crate) const EBADF: i32 = bindings::EBADF;
+
+/// Implements `AsRawFd`, `AsFd`, `IntoRawFd` and `FromRawFd` for a type that stores its fd
+/// in `$field` (anything with those traits) and can be built `From<OwnedFd>`.
+///
+/// Lives here because `FromRawFd::from_raw_fd` is an `unsafe fn`, and `unsafe` is kept
+/// inside `sys`.
+macro_rules! fd_traits {
+    ($ty:ty, $field:ident) => {
+        impl ::std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::AsRawFd::as_raw_fd(&self.$field)
+            }
+        }
+        impl ::std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
+                ::std::os::fd::AsFd::as_fd(&self.$field)
+            }
+        }
+        impl ::std::os::fd::IntoRawFd for $ty {
+            fn into_raw_fd(self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::IntoRawFd::into_raw_fd(self.$field)
+            }
+        }
+        impl ::std::os::fd::FromRawFd for $ty {
+            #[allow(unsafe_code)]
+            unsafe fn from_raw_fd(fd: ::std::os::fd::RawFd) -> Self {
+                // SAFETY: the caller of `from_raw_fd` guarantees that `fd` is open and owned.
+                Self::from(unsafe { <::std::os::fd::OwnedFd as ::std::os::fd::FromRawFd>::from_raw_fd(fd) })
+            }
+        }
+    };
+}
+pub(crate) use fd_traits;
