@@ -152,7 +152,10 @@ mod generate {
 
     impl ParseCallbacks for ConstantTypes {
         fn int_macro(&self, name: &str, value: i64) -> Option<IntKind> {
-            let kind = if name.starts_with("EPOLL") || name.starts_with("NOTE_") {
+            let unsigned = u32::try_from(value).is_ok();
+            let kind = if (name.starts_with("EPOLL") || name.starts_with("NOTE_")) && unsigned {
+                // Masks such as macOS's `NOTE_PCTRLMASK (~NOTE_PDATAMASK)` are negative ints
+                // and fall through to `c_int` below.
                 IntKind::UInt
             } else if name.starts_with("EVFILT_") {
                 // NetBSD's kevent.filter is uint32_t; everyone else's is short.

@@ -23,6 +23,13 @@
 //! * `Readiness::hup` is set when the peer closed its side (EPOLLHUP/EPOLLRDHUP, EV_EOF),
 //!   `error` when the fd has a pending error (EPOLLERR, EV_ERROR or EV_EOF with fflags).
 //! * `select` allocates nothing: the event buffer is sized at construction.
+//!
+//! kqueue meets the contract with these differences, each explained in `kqueue.rs`: oneshot
+//! disarms each filter (read, write) separately, not the whole fd; an fd registered with an
+//! empty interest reports nothing (epoll still reports hup and error); adding an fd whose
+//! oneshot registrations have all fired succeeds (epoll: `EEXIST`); `modify` always re-creates
+//! the registration, so readiness already there is reported again (as `EPOLL_CTL_MOD` does);
+//! only 64-bit targets are supported.
 
 #![allow(unsafe_code)]
 
@@ -33,6 +40,28 @@ pub(crate) mod fd;
 mod epoll;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use epoll::{Selector, SelectorEvents};
+
+// The kqueue translation is compiled (and unit-tested against the BSD and macOS bindings)
+// on Linux too; its selector only on the kqueue systems.
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    test
+))]
+mod kqueue;
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+pub(crate) use kqueue::{Selector, SelectorEvents};
 
 use std::io;
 

@@ -1,0 +1,598 @@
+//! The kqueue selector (macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly).
+//!
+//! kqueue watches (fd, filter) pairs, not fds: readable interest is an `EVFILT_READ` knote,
+//! writable an `EVFILT_WRITE` one, and the kernel reports each filter separately. This file
+//! turns that into the contract of `sys/mod.rs`:
+//!
+//! * trigger: edge = `EV_CLEAR`, oneshot = `EV_ONESHOT`, level = neither;
+//! * results: `EVFILT_READ` -> readable, `EVFILT_WRITE` -> writable, `EV_EOF` -> hup,
+//!   `EV_EOF` with a nonzero `fflags` (the socket error) or `EV_ERROR` -> error; the one or
+//!   two results of an fd are coalesced into one `Readiness` in place (sorted by `data`,
+//!   then merged), without allocating;
+//! * every registration change carries `EV_RECEIPT`, so the kernel answers each change with
+//!   its own status and errors surface from the call that caused them (without it, an error
+//!   can arrive later as an `EV_ERROR` event, and a successful change can even consume
+//!   pending events).
+//!
+//! # Where this differs from epoll, and why
+//!
+//! * **Double registration.** `EV_ADD` on a watched fd silently modifies it, so the kernel
+//!   cannot say `EEXIST`. The selector keeps a table of what it registered; when the table
+//!   says "watched", an `add` first asks the kernel whether a knote still exists (a change
+//!   with no action flag, which only looks the knote up), because the fd may have been
+//!   closed (kqueue drops its knotes) and its number reused. A live knote gives `EEXIST`.
+//! * **Oneshot is per filter.** `EV_ONESHOT` deletes one knote after it fires: with read and
+//!   write interest, the other filter stays armed and may report in a later poll, where
+//!   `EPOLLONESHOT` disarms the whole fd. Re-arming is the same (`modify`). Adding an fd
+//!   whose every oneshot knote has fired succeeds (kqueue forgot it), where epoll says
+//!   `EEXIST`; deleting it succeeds on both.
+//! * **Modify re-creates the knotes** (delete, then add, in one `kevent` call): FreeBSD keeps
+//!   a knote's `EV_CLEAR`/`EV_ONESHOT` from its first `EV_ADD`, so changing the trigger needs
+//!   a fresh knote. Like `EPOLL_CTL_MOD`, it reports readiness that is already there.
+//! * **Empty interest** registers no knote at all, so such an fd reports nothing, not even
+//!   hup or error (epoll still reports `EPOLLHUP`/`EPOLLERR`).
+//! * **hup** comes from `EV_EOF` on either filter: the read side when the peer shut down its
+//!   writing (like `EPOLLRDHUP`), the write side when the peer can no longer receive.
+//!   `error` is `EV_EOF` with `fflags` holding the socket error, e.g. a refused connect.
+//! * **Timeouts** are a `timespec`: sub-millisecond timeouts are honoured everywhere;
+//!   seconds are capped at `i32::MAX` (68 years), which some kernels require.
+//! * **64-bit only.** `udata` is pointer-sized, and the selector's `data` is a `u64`
+//!   (fd and generation); 32-bit kqueue targets are refused at compile time.
+//!
+//! The translation (interest and trigger to changes; results to `Readiness`) is generated
+//! by the macro `kevent_translation!` for whichever bindings module is in scope as `c`, so
+//! it is unit-tested on Linux against the committed FreeBSD and macOS bindings (the tests
+//! at the end), and compiled for real on the kqueue targets.
+
+use super::Readiness;
+
+/// Bits for the filters the selector has registered for one fd.
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+pub(crate) mod filter_bits {
+    pub(crate) const READ: u8 = 0b01;
+    pub(crate) const WRITE: u8 = 0b10;
+}
+
+/// Generates the pure kevent translation for the bindings module named `c` at the call
+/// site (each kqueue OS has its own `struct kevent` layout and constant types).
+macro_rules! kevent_translation {
+    () => {
+        /// Room for the largest change list: two deletions and two additions.
+        pub(crate) const MAX_CHANGES: usize = 4;
+
+        fn kevent_for(fd: ::std::os::fd::RawFd, filter: u8, flags: u32, data: u64) -> c::kevent {
+            let mut change = c::kevent::default();
+            change.ident = fd as _;
+            change.filter =
+                if filter == $crate::sys::kqueue::filter_bits::READ { c::EVFILT_READ } else { c::EVFILT_WRITE };
+            change.flags = flags as _;
+            change.udata = data as usize as _;
+            change
+        }
+
+        /// The changes that make `fd` watched for `interest` with `trigger`, reporting
+        /// `data`: first deleting every filter in `registered` (a fresh knote takes the new
+        /// trigger; see the module doc), then adding one knote per wanted filter. Every
+        /// change asks for a receipt. Returns how many of `out` were written.
+        pub(crate) fn registration_changes(
+            fd: ::std::os::fd::RawFd,
+            data: u64,
+            interest: $crate::sys::Interest,
+            trigger: $crate::sys::Trigger,
+            registered: u8,
+            out: &mut [c::kevent; MAX_CHANGES],
+        ) -> usize {
+            use $crate::sys::kqueue::filter_bits::{READ, WRITE};
+            let mut n = deletion_changes(fd, registered, out);
+            let mut add = u32::from(c::EV_ADD | c::EV_RECEIPT);
+            if trigger.edge {
+                add |= u32::from(c::EV_CLEAR);
+            }
+            if trigger.oneshot {
+                add |= u32::from(c::EV_ONESHOT);
+            }
+            for (wanted, filter) in [(interest.readable, READ), (interest.writable, WRITE)] {
+                if wanted {
+                    out[n] = kevent_for(fd, filter, add, data);
+                    n += 1;
+                }
+            }
+            n
+        }
+
+        /// One `EV_DELETE` (with receipt) per filter in `registered`.
+        pub(crate) fn deletion_changes(fd: ::std::os::fd::RawFd, registered: u8, out: &mut [c::kevent]) -> usize {
+            use $crate::sys::kqueue::filter_bits::{READ, WRITE};
+            let mut n = 0;
+            for filter in [READ, WRITE] {
+                if registered & filter != 0 {
+                    out[n] = kevent_for(fd, filter, u32::from(c::EV_DELETE | c::EV_RECEIPT), 0);
+                    n += 1;
+                }
+            }
+            n
+        }
+
+        /// Changes with no action flag: each only looks its knote up (`ENOENT` if absent),
+        /// rewriting `udata` with the value it already has (`data`).
+        pub(crate) fn probe_changes(
+            fd: ::std::os::fd::RawFd,
+            data: u64,
+            registered: u8,
+            out: &mut [c::kevent],
+        ) -> usize {
+            use $crate::sys::kqueue::filter_bits::{READ, WRITE};
+            let mut n = 0;
+            for filter in [READ, WRITE] {
+                if registered & filter != 0 {
+                    out[n] = kevent_for(fd, filter, u32::from(c::EV_RECEIPT), data);
+                    n += 1;
+                }
+            }
+            n
+        }
+
+        /// The filter bit and errno (0 = success) of one receipt returned for a change.
+        pub(crate) fn receipt(result: &c::kevent) -> (u8, i32) {
+            let (filter, flags, data) = (result.filter, result.flags, result.data);
+            let bit = if filter == c::EVFILT_READ {
+                $crate::sys::kqueue::filter_bits::READ
+            } else {
+                $crate::sys::kqueue::filter_bits::WRITE
+            };
+            let errno = if u32::from(flags) & u32::from(c::EV_ERROR) != 0 { data as i32 } else { 0 };
+            (bit, errno)
+        }
+
+        /// What one kevent result says about its fd.
+        pub(crate) fn readiness(result: &c::kevent) -> $crate::sys::Readiness {
+            // Copy every field out first: macOS's `struct kevent` is packed.
+            let (filter, flags, fflags, udata) = (result.filter, u32::from(result.flags), result.fflags, result.udata);
+            let mut ready = $crate::sys::Readiness { data: udata as usize as u64, ..Default::default() };
+            if flags & u32::from(c::EV_ERROR) != 0 {
+                ready.error = true;
+                return ready;
+            }
+            ready.readable = filter == c::EVFILT_READ;
+            ready.writable = filter == c::EVFILT_WRITE;
+            if flags & u32::from(c::EV_EOF) != 0 {
+                ready.hup = true;
+                ready.error = fflags != 0;
+            }
+            ready
+        }
+    };
+}
+
+/// Merges the readiness of each fd (equal `data`) into one entry, in place, and returns
+/// how many entries remain at the front of `events`. Order is not kept (it never was:
+/// the kernel's order is arbitrary). Sorting in place allocates nothing; `select` results
+/// are at most one or two per fd, and the sort is skipped for fewer than two.
+pub(crate) fn coalesce(events: &mut [Readiness]) -> usize {
+    if events.len() < 2 {
+        return events.len();
+    }
+    events.sort_unstable_by_key(|r| r.data);
+    let mut last = 0;
+    for i in 1..events.len() {
+        let next = events[i];
+        let kept = &mut events[last];
+        if next.data == kept.data {
+            kept.readable |= next.readable;
+            kept.writable |= next.writable;
+            kept.error |= next.error;
+            kept.hup |= next.hup;
+        } else {
+            last += 1;
+            events[last] = next;
+        }
+    }
+    last + 1
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use imp::{Selector, SelectorEvents};
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod imp {
+    use super::super::bindings as c;
+    use super::super::fd::owned;
+    use super::super::{cvt, cvt_retry, Interest, Readiness, Trigger};
+    use super::coalesce;
+    use std::io;
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+    use std::sync::{Mutex, MutexGuard};
+    use std::time::Duration;
+
+    #[cfg(not(target_pointer_width = "64"))]
+    compile_error!("readyio's kqueue selector needs a 64-bit `udata` (see src/sys/kqueue.rs)");
+
+    kevent_translation!();
+
+    /// What the selector registered for one fd (see "Double registration" above).
+    #[derive(Clone, Copy, Debug, Default)]
+    struct Registration {
+        watched: bool,
+        filters: u8,
+        data: u64,
+    }
+
+    /// A kqueue instance and the table of what it watches.
+    #[derive(Debug)]
+    pub(crate) struct Selector {
+        kq: OwnedFd,
+        // Locked only by registration calls (`&self`, like epoll's), never by `select`.
+        registrations: Mutex<Vec<Registration>>,
+    }
+
+    /// The buffers `kevent` fills and the coalesced results, both allocated once.
+    pub(crate) struct SelectorEvents {
+        raw: Vec<c::kevent>,
+        ready: Vec<Readiness>,
+    }
+
+    // SAFETY: `kevent::udata` is a raw pointer only by its C type; readyio stores integers
+    // in it and never dereferences it, so the buffer can move and be shared across threads.
+    unsafe impl Send for SelectorEvents {}
+    // SAFETY: as above; `&SelectorEvents` only reads plain values.
+    unsafe impl Sync for SelectorEvents {}
+
+    impl std::fmt::Debug for SelectorEvents {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("SelectorEvents").field("len", &self.ready.len()).field("capacity", &self.raw.len()).finish()
+        }
+    }
+
+    impl SelectorEvents {
+        /// A buffer for up to `capacity` kernel results per `select` (at least 1).
+        pub(crate) fn with_capacity(capacity: usize) -> SelectorEvents {
+            let capacity = capacity.clamp(1, i32::MAX as usize);
+            SelectorEvents { raw: vec![c::kevent::default(); capacity], ready: Vec::with_capacity(capacity) }
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.ready.len()
+        }
+
+        pub(crate) fn capacity(&self) -> usize {
+            self.raw.len()
+        }
+
+        pub(crate) fn clear(&mut self) {
+            self.ready.clear();
+        }
+
+        /// The `i`th (coalesced) event of the last `select`.
+        pub(crate) fn get(&self, i: usize) -> Option<Readiness> {
+            self.ready.get(i).copied()
+        }
+    }
+
+    impl Selector {
+        /// `kqueue()`, then `FD_CLOEXEC` (kqueue has no flags argument; FreeBSD's
+        /// `kqueuex(KQUEUE_CLOEXEC)` and NetBSD's `kqueue1` are not everywhere).
+        pub(crate) fn new() -> io::Result<Selector> {
+            // SAFETY: `kqueue` takes no arguments.
+            let kq = owned(cvt(unsafe { c::kqueue() })?);
+            super::super::fd::set_cloexec(kq.as_fd())?;
+            Ok(Selector { kq, registrations: Mutex::new(Vec::new()) })
+        }
+
+        fn table(&self) -> MutexGuard<'_, Vec<Registration>> {
+            // A panic while holding the lock cannot leave the table inconsistent with the
+            // kernel in a way a later call does not already handle.
+            self.registrations.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+
+        /// Starts watching `fd`; `EEXIST` if it is already watched.
+        pub(crate) fn add(&self, fd: RawFd, data: u64, interest: Interest, trigger: Trigger) -> io::Result<()> {
+            let index = fd_index(fd)?;
+            let mut table = self.table();
+            let known = table.get(index).copied().unwrap_or_default();
+            if known.watched && self.any_knote_alive(fd, known)? {
+                return Err(io::Error::from_raw_os_error(c::EEXIST));
+            }
+            if index >= table.len() {
+                table.resize(index + 1, Registration::default());
+            }
+            let mut changes = [c::kevent::default(); MAX_CHANGES];
+            let n = registration_changes(fd, data, interest, trigger, 0, &mut changes);
+            let (filters, result) = self.apply(&mut changes[..n], 0);
+            table[index] = Registration { watched: result.is_ok(), filters, data };
+            if result.is_err() && filters != 0 {
+                // Half registered (one filter refused): undo, so a failed add leaves nothing.
+                let n = deletion_changes(fd, filters, &mut changes);
+                let _ = self.apply(&mut changes[..n], filters);
+                table[index] = Registration::default();
+            }
+            result
+        }
+
+        /// Replaces interest, trigger and data of a watched fd; `ENOENT` if not watched.
+        pub(crate) fn modify(&self, fd: RawFd, data: u64, interest: Interest, trigger: Trigger) -> io::Result<()> {
+            let index = fd_index(fd)?;
+            let mut table = self.table();
+            let known = match table.get(index) {
+                Some(r) if r.watched => *r,
+                _ => return Err(io::Error::from_raw_os_error(c::ENOENT)),
+            };
+            let mut changes = [c::kevent::default(); MAX_CHANGES];
+            let n = registration_changes(fd, data, interest, trigger, known.filters, &mut changes);
+            let (filters, result) = self.apply(&mut changes[..n], known.filters);
+            let closed = matches!(&result, Err(e) if e.raw_os_error() == Some(c::EBADF));
+            table[index] = if closed { Registration::default() } else { Registration { watched: true, filters, data } };
+            result
+        }
+
+        /// Stops watching `fd`; `ENOENT` if not watched.
+        pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+            let index = fd_index(fd)?;
+            let mut table = self.table();
+            let known = match table.get(index) {
+                Some(r) if r.watched => *r,
+                _ => return Err(io::Error::from_raw_os_error(c::ENOENT)),
+            };
+            table[index] = Registration::default();
+            let mut changes = [c::kevent::default(); MAX_CHANGES];
+            let n = deletion_changes(fd, known.filters, &mut changes);
+            self.apply(&mut changes[..n], known.filters).1
+        }
+
+        /// Whether the kernel still has a knote for `fd` (it drops them when the fd closes).
+        fn any_knote_alive(&self, fd: RawFd, known: Registration) -> io::Result<bool> {
+            let mut changes = [c::kevent::default(); MAX_CHANGES];
+            let n = probe_changes(fd, known.data, known.filters, &mut changes);
+            self.submit(&mut changes[..n])?;
+            Ok(changes[..n].iter().map(receipt).any(|(_, errno)| errno == 0))
+        }
+
+        /// Submits `changes` and follows their receipts from the filter set `filters`:
+        /// returns the filters registered afterwards and the first error that matters
+        /// (a deletion's `ENOENT` does not: a oneshot knote deletes itself when it fires).
+        fn apply(&self, changes: &mut [c::kevent], mut filters: u8) -> (u8, io::Result<()>) {
+            let kinds: [u32; MAX_CHANGES] = std::array::from_fn(|i| changes.get(i).map_or(0, |ch| u32::from(ch.flags)));
+            if let Err(e) = self.submit(changes) {
+                return (filters, Err(e));
+            }
+            let mut first_error = Ok(());
+            for (change, kind) in changes.iter().zip(kinds) {
+                let (bit, errno) = receipt(change);
+                let is_delete = kind & u32::from(c::EV_DELETE) != 0;
+                match (is_delete, errno) {
+                    (true, 0) | (true, c::ENOENT) => filters &= !bit,
+                    (false, 0) => filters |= bit,
+                    (_, errno) => {
+                        if errno == c::EBADF {
+                            filters = 0;
+                        }
+                        if first_error.is_ok() {
+                            first_error = Err(io::Error::from_raw_os_error(errno));
+                        }
+                    }
+                }
+            }
+            (filters, first_error)
+        }
+
+        /// One `kevent` call that submits `changes` and, thanks to `EV_RECEIPT`, receives one
+        /// receipt per change back into the same array (never pending events).
+        fn submit(&self, changes: &mut [c::kevent]) -> io::Result<()> {
+            if changes.is_empty() {
+                return Ok(());
+            }
+            let n = changes.len();
+            let ptr = changes.as_mut_ptr();
+            // SAFETY: the kernel reads `n` changes and writes at most `n` receipts to the same
+            // array, which it is allowed to (the lists may alias); a zero timeout never waits.
+            let timeout = c::timespec { tv_sec: 0, tv_nsec: 0 };
+            cvt_retry(|| unsafe { c::kevent(self.kq.as_raw_fd(), ptr, n as _, ptr, n as _, &timeout) })?;
+            Ok(())
+        }
+
+        /// One `kevent` wait into `events`, then the results coalesced per fd.
+        pub(crate) fn select(&self, events: &mut SelectorEvents, timeout: Option<Duration>) -> io::Result<()> {
+            events.ready.clear();
+            let ts = timeout
+                .map(|t| c::timespec { tv_sec: t.as_secs().min(i32::MAX as u64) as _, tv_nsec: t.subsec_nanos() as _ });
+            let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const c::timespec);
+            let capacity = events.raw.len();
+            // SAFETY: no changes are passed; `raw` has room for `capacity` results; `ts`
+            // outlives the call.
+            let n = cvt(unsafe {
+                c::kevent(self.kq.as_raw_fd(), std::ptr::null(), 0, events.raw.as_mut_ptr(), capacity as _, ts_ptr)
+            })? as usize;
+            // `ready` was allocated with `capacity` slots and `n <= capacity`: no allocation.
+            events.ready.extend(events.raw[..n].iter().map(readiness));
+            let kept = coalesce(&mut events.ready);
+            events.ready.truncate(kept);
+            Ok(())
+        }
+    }
+
+    impl AsFd for Selector {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.kq.as_fd()
+        }
+    }
+
+    fn fd_index(fd: RawFd) -> io::Result<usize> {
+        usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(c::EBADF))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready(data: u64, readable: bool, writable: bool) -> Readiness {
+        Readiness { data, readable, writable, ..Default::default() }
+    }
+
+    #[test]
+    fn coalesce_merges_read_and_write_results_of_one_fd() {
+        let mut events = [ready(7, true, false), ready(3, true, false), ready(7, false, true)];
+        let n = coalesce(&mut events);
+        assert_eq!(n, 2);
+        let mut kept = events[..n].to_vec();
+        kept.sort_by_key(|r| r.data);
+        assert_eq!(kept, vec![ready(3, true, false), ready(7, true, true)]);
+    }
+
+    #[test]
+    fn coalesce_keeps_hup_and_error_from_either_filter() {
+        let mut events =
+            [Readiness { hup: true, ..ready(1, true, false) }, Readiness { error: true, ..ready(1, false, true) }];
+        assert_eq!(coalesce(&mut events), 1);
+        assert_eq!(events[0], Readiness { data: 1, readable: true, writable: true, error: true, hup: true });
+    }
+
+    #[test]
+    fn coalesce_leaves_short_and_distinct_lists_whole() {
+        assert_eq!(coalesce(&mut []), 0);
+        assert_eq!(coalesce(&mut [ready(1, true, false)]), 1);
+        let mut distinct: Vec<Readiness> = (0..100).rev().map(|d| ready(d, true, false)).collect();
+        assert_eq!(coalesce(&mut distinct), 100);
+    }
+
+    /// The same tests for every kqueue ABI whose bindings are committed.
+    macro_rules! translation_tests {
+        ($abi:ident, $file:literal) => {
+            mod $abi {
+                #[allow(
+                    non_camel_case_types,
+                    non_snake_case,
+                    non_upper_case_globals,
+                    dead_code,
+                    unsafe_code,
+                    clashing_extern_declarations,
+                    clippy::all
+                )]
+                mod c {
+                    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/sys/bindings/", $file));
+                }
+                #[allow(dead_code)]
+                mod translation {
+                    use super::c;
+                    kevent_translation!();
+                }
+                use super::super::filter_bits::{READ, WRITE};
+                use crate::sys::{Interest, Readiness, Trigger};
+                use translation::*;
+
+                const BOTH: Interest = Interest { readable: true, writable: true };
+                const LEVEL: Trigger = Trigger { edge: false, oneshot: false };
+
+                fn changes(interest: Interest, trigger: Trigger, registered: u8) -> Vec<c::kevent> {
+                    let mut out = [c::kevent::default(); MAX_CHANGES];
+                    let n = registration_changes(9, 0xAB_0000_0009, interest, trigger, registered, &mut out);
+                    out[..n].to_vec()
+                }
+
+                fn fields(ev: &c::kevent) -> (usize, i64, u32, u64) {
+                    let (ident, filter, flags, udata) = (ev.ident, ev.filter, ev.flags, ev.udata);
+                    (ident as usize, filter as i64, flags as u32, udata as usize as u64)
+                }
+
+                fn result(filter: i64, flags: u32, fflags: u32) -> c::kevent {
+                    let mut ev = c::kevent::default();
+                    ev.ident = 9;
+                    ev.filter = filter as _;
+                    ev.flags = flags as _;
+                    ev.fflags = fflags;
+                    ev.udata = 0xAB_0000_0009usize as _;
+                    ev
+                }
+
+                const READ_F: i64 = c::EVFILT_READ as i64;
+                const WRITE_F: i64 = c::EVFILT_WRITE as i64;
+                const ADD: u32 = (c::EV_ADD | c::EV_RECEIPT) as u32;
+                const DELETE: u32 = (c::EV_DELETE | c::EV_RECEIPT) as u32;
+
+                #[test]
+                fn level_interest_adds_one_knote_per_filter_with_receipts() {
+                    let got: Vec<_> = changes(BOTH, LEVEL, 0).iter().map(fields).collect();
+                    assert_eq!(got, vec![(9, READ_F, ADD, 0xAB_0000_0009), (9, WRITE_F, ADD, 0xAB_0000_0009)]);
+                }
+
+                #[test]
+                fn edge_is_ev_clear_and_oneshot_is_ev_oneshot() {
+                    let readable = Interest { readable: true, writable: false };
+                    let edge = changes(readable, Trigger { edge: true, oneshot: false }, 0);
+                    assert_eq!(fields(&edge[0]).2, ADD | c::EV_CLEAR as u32);
+                    let oneshot = changes(readable, Trigger { edge: false, oneshot: true }, 0);
+                    assert_eq!(fields(&oneshot[0]).2, ADD | c::EV_ONESHOT as u32);
+                    let both = changes(readable, Trigger { edge: true, oneshot: true }, 0);
+                    assert_eq!(fields(&both[0]).2, ADD | (c::EV_CLEAR | c::EV_ONESHOT) as u32);
+                    assert_eq!(edge.len(), 1);
+                }
+
+                #[test]
+                fn modify_deletes_the_registered_filters_before_adding() {
+                    let writable = Interest { readable: false, writable: true };
+                    let got: Vec<_> =
+                        changes(writable, LEVEL, READ | WRITE).iter().map(|e| (fields(e).1, fields(e).2)).collect();
+                    assert_eq!(got, vec![(READ_F, DELETE), (WRITE_F, DELETE), (WRITE_F, ADD)]);
+                }
+
+                #[test]
+                fn empty_interest_registers_nothing() {
+                    assert!(changes(Interest::default(), LEVEL, 0).is_empty());
+                }
+
+                #[test]
+                fn probes_carry_no_action_flag_and_the_current_data() {
+                    let mut out = [c::kevent::default(); MAX_CHANGES];
+                    let n = probe_changes(9, 0xAB_0000_0009, READ, &mut out);
+                    assert_eq!(n, 1);
+                    assert_eq!(fields(&out[0]), (9, READ_F, c::EV_RECEIPT as u32, 0xAB_0000_0009));
+                }
+
+                #[test]
+                fn receipts_give_the_filter_and_errno() {
+                    let mut ok = result(WRITE_F, (c::EV_ERROR | c::EV_RECEIPT) as u32, 0);
+                    ok.data = 0;
+                    assert_eq!(receipt(&ok), (WRITE, 0));
+                    let mut missing = result(READ_F, (c::EV_ERROR | c::EV_RECEIPT) as u32, 0);
+                    missing.data = c::ENOENT as _;
+                    assert_eq!(receipt(&missing), (READ, c::ENOENT));
+                }
+
+                #[test]
+                fn results_translate_to_readiness() {
+                    let data = 0xAB_0000_0009;
+                    assert_eq!(
+                        readiness(&result(READ_F, 0, 0)),
+                        Readiness { data, readable: true, ..Default::default() }
+                    );
+                    assert_eq!(
+                        readiness(&result(WRITE_F, 0, 0)),
+                        Readiness { data, writable: true, ..Default::default() }
+                    );
+                    let peer_closed = readiness(&result(READ_F, c::EV_EOF as u32, 0));
+                    assert!(peer_closed.readable && peer_closed.hup && !peer_closed.error);
+                    let refused = readiness(&result(WRITE_F, c::EV_EOF as u32, c::ECONNREFUSED as u32));
+                    assert!(refused.writable && refused.hup && refused.error);
+                    let failed = readiness(&result(READ_F, c::EV_ERROR as u32, 0));
+                    assert!(failed.error && !failed.readable);
+                }
+
+                #[test]
+                fn read_and_write_results_of_one_fd_coalesce_into_one_readiness() {
+                    let raw = [result(READ_F, 0, 0), result(WRITE_F, c::EV_EOF as u32, 0)];
+                    let mut ready: Vec<Readiness> = raw.iter().map(readiness).collect();
+                    let n = super::super::coalesce(&mut ready);
+                    assert_eq!(n, 1);
+                    assert_eq!(
+                        ready[0],
+                        Readiness { data: 0xAB_0000_0009, readable: true, writable: true, error: false, hup: true }
+                    );
+                }
+            }
+        };
+    }
+
+    translation_tests!(freebsd_x86_64, "x86_64-unknown-freebsd.rs");
+    translation_tests!(macos_x86_64, "x86_64-apple-darwin.rs");
+    translation_tests!(macos_aarch64, "aarch64-apple-darwin.rs");
+    translation_tests!(netbsd_x86_64, "x86_64-unknown-netbsd.rs");
+}
