@@ -277,6 +277,9 @@ mod generate {
             .clang_macro_fallback_build_dir(out_dir)
             .parse_callbacks(Box::new(ConstantTypes { os: os.clone() }))
             .blocklist_type("_bindgen_ty_[0-9]+")
+            // Emit what the crate's `rust-version` (Cargo.toml) accepts, e.g. `extern "C"`
+            // blocks without the `unsafe` that Rust 1.82 introduced.
+            .rust_target(bindgen::RustTarget::stable(77, 0).expect("a Rust version bindgen knows"))
             .ctypes_prefix("::core::ffi")
             .use_core()
             .layout_tests(true)

@@ -188,7 +188,7 @@ pub const NOTE_MACHTIME: ::core::ffi::c_uint = 256;
 pub const NOTE_TRACK: ::core::ffi::c_uint = 1;
 pub const NOTE_TRACKERR: ::core::ffi::c_uint = 2;
 pub const NOTE_CHILD: ::core::ffi::c_uint = 4;
-unsafe extern "C" {
+extern "C" {
     pub fn __error() -> *mut ::core::ffi::c_int;
 }
 pub type __uint8_t = ::core::ffi::c_uchar;
@@ -217,30 +217,30 @@ const _: () = {
         "Offset of field: timespec::tv_nsec",
     ][::core::mem::offset_of!(timespec, tv_nsec) - 8usize];
 };
-unsafe extern "C" {
+extern "C" {
     pub fn fcntl(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
         ...
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn close(arg1: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn dup(arg1: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn pipe(arg1: *mut ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn read(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
         __nbyte: usize,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn write(
         __fd: ::core::ffi::c_int,
         __buf: *const ::core::ffi::c_void,
@@ -422,42 +422,42 @@ const _: () = {
         "Offset of field: cmsghdr::cmsg_type",
     ][::core::mem::offset_of!(cmsghdr, cmsg_type) - 8usize];
 };
-unsafe extern "C" {
+extern "C" {
     pub fn accept(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn bind(
         arg1: ::core::ffi::c_int,
         arg2: *const sockaddr,
         arg3: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn connect(
         arg1: ::core::ffi::c_int,
         arg2: *const sockaddr,
         arg3: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getpeername(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockname(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockopt(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -466,13 +466,13 @@ unsafe extern "C" {
         arg5: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn listen(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recv(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
@@ -480,7 +480,7 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvfrom(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
@@ -490,14 +490,14 @@ unsafe extern "C" {
         arg6: *mut socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvmsg(
         arg1: ::core::ffi::c_int,
         arg2: *mut msghdr,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn send(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
@@ -505,14 +505,14 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendmsg(
         arg1: ::core::ffi::c_int,
         arg2: *const msghdr,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendto(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
@@ -522,7 +522,7 @@ unsafe extern "C" {
         arg6: socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn setsockopt(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -531,20 +531,20 @@ unsafe extern "C" {
         arg5: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn shutdown(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn socket(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
         arg3: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn socketpair(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -552,21 +552,21 @@ unsafe extern "C" {
         arg4: *mut ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn ioctl(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_ulong,
         ...
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn readv(
         arg1: ::core::ffi::c_int,
         arg2: *const iovec,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn writev(
         arg1: ::core::ffi::c_int,
         arg2: *const iovec,
@@ -820,10 +820,10 @@ impl Default for kevent {
         }
     }
 }
-unsafe extern "C" {
+extern "C" {
     pub fn kqueue() -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn kevent(
         kq: ::core::ffi::c_int,
         changelist: *const kevent,

@@ -180,7 +180,7 @@ pub const NOTE_MSECONDS: ::core::ffi::c_uint = 2;
 pub const NOTE_USECONDS: ::core::ffi::c_uint = 4;
 pub const NOTE_NSECONDS: ::core::ffi::c_uint = 8;
 pub const NOTE_ABSTIME: ::core::ffi::c_uint = 16;
-unsafe extern "C" {
+extern "C" {
     pub fn __error() -> *mut ::core::ffi::c_int;
 }
 pub type __uint8_t = ::core::ffi::c_uchar;
@@ -195,7 +195,7 @@ pub type __pid_t = __int32_t;
 pub type __sa_family_t = __uint8_t;
 pub type __socklen_t = __uint32_t;
 pub type pid_t = __pid_t;
-unsafe extern "C" {
+extern "C" {
     pub fn fcntl(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -222,36 +222,36 @@ const _: () = {
         "Offset of field: timespec::tv_nsec",
     ][::core::mem::offset_of!(timespec, tv_nsec) - 8usize];
 };
-unsafe extern "C" {
+extern "C" {
     pub fn close(arg1: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn dup(arg1: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn pipe(arg1: *mut ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn read(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
         arg3: usize,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn write(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
         arg3: usize,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn pipe2(
         arg1: *mut ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn ioctl(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_ulong,
@@ -431,28 +431,28 @@ const _: () = {
         "Offset of field: cmsghdr::cmsg_type",
     ][::core::mem::offset_of!(cmsghdr, cmsg_type) - 8usize];
 };
-unsafe extern "C" {
+extern "C" {
     pub fn accept(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn bind(
         arg1: ::core::ffi::c_int,
         arg2: *const sockaddr,
         arg3: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn connect(
         arg1: ::core::ffi::c_int,
         arg2: *const sockaddr,
         arg3: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn accept4(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
@@ -460,21 +460,21 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getpeername(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockname(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockopt(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -483,13 +483,13 @@ unsafe extern "C" {
         arg5: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn listen(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recv(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
@@ -497,7 +497,7 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvfrom(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
@@ -507,14 +507,14 @@ unsafe extern "C" {
         arg6: *mut socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvmsg(
         arg1: ::core::ffi::c_int,
         arg2: *mut msghdr,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn send(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
@@ -522,7 +522,7 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendto(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
@@ -532,14 +532,14 @@ unsafe extern "C" {
         arg6: socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendmsg(
         arg1: ::core::ffi::c_int,
         arg2: *const msghdr,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn setsockopt(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -548,20 +548,20 @@ unsafe extern "C" {
         arg5: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn shutdown(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn socket(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
         arg3: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn socketpair(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -569,14 +569,14 @@ unsafe extern "C" {
         arg4: *mut ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn readv(
         arg1: ::core::ffi::c_int,
         arg2: *const iovec,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn writev(
         arg1: ::core::ffi::c_int,
         arg2: *const iovec,
@@ -832,10 +832,10 @@ impl Default for kevent {
         }
     }
 }
-unsafe extern "C" {
+extern "C" {
     pub fn kqueue() -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn kevent(
         kq: ::core::ffi::c_int,
         changelist: *const kevent,

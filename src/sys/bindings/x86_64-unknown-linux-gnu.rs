@@ -195,7 +195,7 @@ pub const EFD_SEMAPHORE: ::core::ffi::c_int = 1;
 pub const EFD_CLOEXEC: ::core::ffi::c_int = 524288;
 pub const EFD_NONBLOCK: ::core::ffi::c_int = 2048;
 pub const SYS_epoll_pwait2: ::core::ffi::c_long = 441;
-unsafe extern "C" {
+extern "C" {
     pub fn __errno_location() -> *mut ::core::ffi::c_int;
 }
 pub type __pid_t = ::core::ffi::c_int;
@@ -220,7 +220,7 @@ const _: () = {
         "Offset of field: timespec::tv_nsec",
     ][::core::mem::offset_of!(timespec, tv_nsec) - 8usize];
 };
-unsafe extern "C" {
+extern "C" {
     pub fn fcntl(
         __fd: ::core::ffi::c_int,
         __cmd: ::core::ffi::c_int,
@@ -228,27 +228,27 @@ unsafe extern "C" {
     ) -> ::core::ffi::c_int;
 }
 pub type socklen_t = __socklen_t;
-unsafe extern "C" {
+extern "C" {
     pub fn close(__fd: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn read(
         __fd: ::core::ffi::c_int,
         __buf: *mut ::core::ffi::c_void,
         __nbytes: usize,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn write(
         __fd: ::core::ffi::c_int,
         __buf: *const ::core::ffi::c_void,
         __n: usize,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn dup(__fd: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn syscall(__sysno: ::core::ffi::c_long, ...) -> ::core::ffi::c_long;
 }
 #[repr(C)]
@@ -415,14 +415,14 @@ const _: () = {
         "Offset of field: linger::l_linger",
     ][::core::mem::offset_of!(linger, l_linger) - 4usize];
 };
-unsafe extern "C" {
+extern "C" {
     pub fn socket(
         __domain: ::core::ffi::c_int,
         __type: ::core::ffi::c_int,
         __protocol: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn socketpair(
         __domain: ::core::ffi::c_int,
         __type: ::core::ffi::c_int,
@@ -430,35 +430,35 @@ unsafe extern "C" {
         __fds: *mut ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn bind(
         __fd: ::core::ffi::c_int,
         __addr: *const sockaddr,
         __len: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockname(
         __fd: ::core::ffi::c_int,
         __addr: *mut sockaddr,
         __len: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn connect(
         __fd: ::core::ffi::c_int,
         __addr: *const sockaddr,
         __len: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getpeername(
         __fd: ::core::ffi::c_int,
         __addr: *mut sockaddr,
         __len: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn send(
         __fd: ::core::ffi::c_int,
         __buf: *const ::core::ffi::c_void,
@@ -466,7 +466,7 @@ unsafe extern "C" {
         __flags: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recv(
         __fd: ::core::ffi::c_int,
         __buf: *mut ::core::ffi::c_void,
@@ -474,7 +474,7 @@ unsafe extern "C" {
         __flags: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendto(
         __fd: ::core::ffi::c_int,
         __buf: *const ::core::ffi::c_void,
@@ -484,7 +484,7 @@ unsafe extern "C" {
         __addr_len: socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvfrom(
         __fd: ::core::ffi::c_int,
         __buf: *mut ::core::ffi::c_void,
@@ -494,21 +494,21 @@ unsafe extern "C" {
         __addr_len: *mut socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendmsg(
         __fd: ::core::ffi::c_int,
         __message: *const msghdr,
         __flags: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvmsg(
         __fd: ::core::ffi::c_int,
         __message: *mut msghdr,
         __flags: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockopt(
         __fd: ::core::ffi::c_int,
         __level: ::core::ffi::c_int,
@@ -517,7 +517,7 @@ unsafe extern "C" {
         __optlen: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn setsockopt(
         __fd: ::core::ffi::c_int,
         __level: ::core::ffi::c_int,
@@ -526,26 +526,26 @@ unsafe extern "C" {
         __optlen: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn listen(
         __fd: ::core::ffi::c_int,
         __n: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn shutdown(
         __fd: ::core::ffi::c_int,
         __how: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn readv(
         __fd: ::core::ffi::c_int,
         __iovec: *const iovec,
         __count: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn writev(
         __fd: ::core::ffi::c_int,
         __iovec: *const iovec,
@@ -816,10 +816,10 @@ impl Default for epoll_event {
         }
     }
 }
-unsafe extern "C" {
+extern "C" {
     pub fn epoll_create1(__flags: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn epoll_ctl(
         __epfd: ::core::ffi::c_int,
         __op: ::core::ffi::c_int,
@@ -827,7 +827,7 @@ unsafe extern "C" {
         __event: *mut epoll_event,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn epoll_wait(
         __epfd: ::core::ffi::c_int,
         __events: *mut epoll_event,
@@ -835,19 +835,19 @@ unsafe extern "C" {
         __timeout: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn eventfd(
         __count: ::core::ffi::c_uint,
         __flags: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn pipe2(
         pipefd: *mut ::core::ffi::c_int,
         flags: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn accept4(
         sockfd: ::core::ffi::c_int,
         addr: *mut sockaddr,

@@ -162,44 +162,44 @@ pub const EFD_SEMAPHORE: ::core::ffi::c_int = 1;
 pub const EFD_CLOEXEC: ::core::ffi::c_int = 524288;
 pub const EFD_NONBLOCK: ::core::ffi::c_int = 2048;
 pub const SYS_epoll_pwait2: ::core::ffi::c_long = 441;
-unsafe extern "C" {
+extern "C" {
     pub fn __errno_location() -> *mut ::core::ffi::c_int;
 }
 pub type pid_t = ::core::ffi::c_int;
-unsafe extern "C" {
+extern "C" {
     pub fn fcntl(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
         ...
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn pipe2(
         arg1: *mut ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn close(arg1: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn dup(arg1: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn read(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
         arg3: usize,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn write(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
         arg3: usize,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn syscall(arg1: ::core::ffi::c_long, ...) -> ::core::ffi::c_long;
 }
 pub type time_t = ::core::ffi::c_long;
@@ -393,14 +393,14 @@ impl Default for sockaddr_storage {
         }
     }
 }
-unsafe extern "C" {
+extern "C" {
     pub fn socket(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
         arg3: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn socketpair(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -408,33 +408,33 @@ unsafe extern "C" {
         arg4: *mut ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn shutdown(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn bind(
         arg1: ::core::ffi::c_int,
         arg2: *const sockaddr,
         arg3: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn connect(
         arg1: ::core::ffi::c_int,
         arg2: *const sockaddr,
         arg3: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn listen(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn accept4(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
@@ -442,21 +442,21 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockname(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getpeername(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn send(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
@@ -464,7 +464,7 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recv(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
@@ -472,7 +472,7 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendto(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
@@ -482,7 +482,7 @@ unsafe extern "C" {
         arg6: socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvfrom(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
@@ -492,21 +492,21 @@ unsafe extern "C" {
         arg6: *mut socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendmsg(
         arg1: ::core::ffi::c_int,
         arg2: *const msghdr,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvmsg(
         arg1: ::core::ffi::c_int,
         arg2: *mut msghdr,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockopt(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -515,7 +515,7 @@ unsafe extern "C" {
         arg5: *mut socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn setsockopt(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -524,14 +524,14 @@ unsafe extern "C" {
         arg5: socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn readv(
         arg1: ::core::ffi::c_int,
         arg2: *const iovec,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn writev(
         arg1: ::core::ffi::c_int,
         arg2: *const iovec,
@@ -802,10 +802,10 @@ impl Default for epoll_event {
         }
     }
 }
-unsafe extern "C" {
+extern "C" {
     pub fn epoll_create1(arg1: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn epoll_ctl(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -813,7 +813,7 @@ unsafe extern "C" {
         arg4: *mut epoll_event,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn epoll_wait(
         arg1: ::core::ffi::c_int,
         arg2: *mut epoll_event,
@@ -821,7 +821,7 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn eventfd(
         arg1: ::core::ffi::c_uint,
         arg2: ::core::ffi::c_int,

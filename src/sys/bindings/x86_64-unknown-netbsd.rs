@@ -170,7 +170,7 @@ pub const NOTE_SECONDS: ::core::ffi::c_uint = 1;
 pub const NOTE_USECONDS: ::core::ffi::c_uint = 2;
 pub const NOTE_NSECONDS: ::core::ffi::c_uint = 3;
 pub const NOTE_ABSTIME: ::core::ffi::c_uint = 16;
-unsafe extern "C" {
+extern "C" {
     pub fn __errno() -> *mut ::core::ffi::c_int;
 }
 pub type __int8_t = ::core::ffi::c_schar;
@@ -188,43 +188,43 @@ pub type in_addr_t = __in_addr_t;
 pub type in_port_t = __in_port_t;
 pub type pid_t = __pid_t;
 pub type time_t = __int64_t;
-unsafe extern "C" {
+extern "C" {
     pub fn fcntl(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
         ...
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn close(arg1: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn dup(arg1: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn pipe(arg1: *mut ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn read(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
         arg3: usize,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn write(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
         arg3: usize,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn pipe2(
         arg1: *mut ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn ioctl(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_ulong,
@@ -259,14 +259,14 @@ impl Default for iovec {
         }
     }
 }
-unsafe extern "C" {
+extern "C" {
     pub fn readv(
         arg1: ::core::ffi::c_int,
         arg2: *const iovec,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn writev(
         arg1: ::core::ffi::c_int,
         arg2: *const iovec,
@@ -418,14 +418,14 @@ const _: () = {
         "Offset of field: cmsghdr::cmsg_type",
     ][::core::mem::offset_of!(cmsghdr, cmsg_type) - 8usize];
 };
-unsafe extern "C" {
+extern "C" {
     pub fn accept(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut __socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn accept4(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
@@ -433,35 +433,35 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn bind(
         arg1: ::core::ffi::c_int,
         arg2: *const sockaddr,
         arg3: __socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn connect(
         arg1: ::core::ffi::c_int,
         arg2: *const sockaddr,
         arg3: __socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getpeername(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut __socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockname(
         arg1: ::core::ffi::c_int,
         arg2: *mut sockaddr,
         arg3: *mut __socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn getsockopt(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -470,13 +470,13 @@ unsafe extern "C" {
         arg5: *mut __socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn listen(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recv(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
@@ -484,7 +484,7 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvfrom(
         arg1: ::core::ffi::c_int,
         arg2: *mut ::core::ffi::c_void,
@@ -494,14 +494,14 @@ unsafe extern "C" {
         arg6: *mut __socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn recvmsg(
         arg1: ::core::ffi::c_int,
         arg2: *mut msghdr,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn send(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
@@ -509,7 +509,7 @@ unsafe extern "C" {
         arg4: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendto(
         arg1: ::core::ffi::c_int,
         arg2: *const ::core::ffi::c_void,
@@ -519,14 +519,14 @@ unsafe extern "C" {
         arg6: __socklen_t,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn sendmsg(
         arg1: ::core::ffi::c_int,
         arg2: *const msghdr,
         arg3: ::core::ffi::c_int,
     ) -> isize;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn setsockopt(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -535,13 +535,13 @@ unsafe extern "C" {
         arg5: __socklen_t,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn shutdown(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     #[link_name = "\u{1}__socket30"]
     pub fn socket(
         arg1: ::core::ffi::c_int,
@@ -549,7 +549,7 @@ unsafe extern "C" {
         arg3: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     pub fn socketpair(
         arg1: ::core::ffi::c_int,
         arg2: ::core::ffi::c_int,
@@ -821,10 +821,10 @@ impl Default for kevent {
         }
     }
 }
-unsafe extern "C" {
+extern "C" {
     pub fn kqueue() -> ::core::ffi::c_int;
 }
-unsafe extern "C" {
+extern "C" {
     #[link_name = "\u{1}__kevent50"]
     pub fn kevent(
         arg1: ::core::ffi::c_int,
