@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (unit and integration tests) for aarch64-unknown-linux-gnu under
+# Debian's qemu-user: its `struct epoll_event` is 16 bytes and not packed (x86_64: 12, packed),
+# so this proves the second layout on real syscalls (qemu translates them to this kernel).
+# Needs qemu-user, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (ci/install-deps.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=aarch64-unknown-linux-gnu
+for tool in qemu-aarch64 aarch64-linux-gnu-gcc; do
+    command -v "$tool" >/dev/null || { echo "error: $tool not found; run ci/install-deps.sh" >&2; exit 1; }
+done
+rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+start=$SECONDS
+cargo test --target "$target" --tests
+echo "aarch64 (qemu): test suite passed in $((SECONDS - start))s"

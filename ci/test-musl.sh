@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (unit and integration tests) for x86_64-unknown-linux-musl.
+# Its binaries are static and run natively here: a second libc with its own headers,
+# bindings and struct layouts, on the real kernel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=x86_64-unknown-linux-musl
+rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+start=$SECONDS
+cargo test --target "$target" --tests
+echo "musl: test suite passed in $((SECONDS - start))s"
