@@ -15,7 +15,8 @@
 //! The bindings module is private to the crate, so the committed file for the target being
 //! built is included here directly (`READYIO_BINDINGS` is set by build.rs).
 
-#![allow(dead_code)]
+// libc marks some of the shared names deprecated (e.g. `SOCK_PACKET`); they still must agree.
+#![allow(dead_code, deprecated)]
 
 #[allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code, improper_ctypes, clippy::all)]
 mod ours {

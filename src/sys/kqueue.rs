@@ -193,7 +193,10 @@ pub(crate) fn coalesce(events: &mut [Readiness]) -> usize {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use imp::{Selector, SelectorEvents};
 
+// `u32::from(flags)` and `as` casts look redundant on NetBSD, whose kevent fields are
+// already `u32`, and are needed everywhere else (`u16`, `i16`).
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
 mod imp {
     use super::super::bindings as c;
     use super::super::fd::owned;
@@ -470,7 +473,7 @@ mod tests {
                 mod c {
                     include!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/sys/bindings/", $file));
                 }
-                #[allow(dead_code)]
+                #[allow(dead_code, clippy::useless_conversion, clippy::unnecessary_cast)]
                 mod translation {
                     use super::c;
                     kevent_translation!();
