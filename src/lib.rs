@@ -31,7 +31,7 @@ mod token;
 pub use event::{EventSet, IoEvent, PollOpt};
 pub use evented::Evented;
 pub use io::{Io, TryAccept, TryRead, TryWrite};
-pub use net::tcp;
+pub use net::{tcp, udp, unix};
 pub use poll::{Events, Poll, DEFAULT_EVENTS_CAPACITY};
 pub use selector::Selector;
 pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -8,7 +8,12 @@
 //! The syscalls themselves live in `sys::socket` and `sys::pipe`; this layer only gives
 //! them types.
 
+mod pipe;
 pub mod tcp;
+pub mod udp;
+pub mod unix;
+
+use std::io;
 
 /// Implements [`Evented`](crate::Evented) for a type that owns its fd in `$field`, by
 /// registering that fd.
@@ -40,3 +45,11 @@ macro_rules! evented_by_fd {
     };
 }
 use evented_by_fd;
+
+/// `Some(error)` becomes `Err(error)`, as the seed's `take_socket_error` reports it.
+fn error_as_result(pending: io::Result<Option<io::Error>>) -> io::Result<()> {
+    match pending? {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}

@@ -94,7 +94,7 @@ impl TcpListener {
     /// none, else `Err(that error)`. See [`take_error`](TcpListener::take_error) for the
     /// `Option` form.
     pub fn take_socket_error(&self) -> io::Result<()> {
-        error_as_result(socket::take_error(self.fd.as_fd()))
+        super::error_as_result(socket::take_error(self.fd.as_fd()))
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), clearing it.
@@ -244,7 +244,7 @@ impl TcpStream {
     /// none, else `Err(that error)`, e.g. `ConnectionRefused` after a failed connect.
     /// See [`take_error`](TcpStream::take_error) for the `Option` form.
     pub fn take_socket_error(&self) -> io::Result<()> {
-        error_as_result(socket::take_error(self.fd.as_fd()))
+        super::error_as_result(socket::take_error(self.fd.as_fd()))
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), clearing it.
@@ -339,13 +339,5 @@ impl fmt::Debug for TcpStream {
             out.field("peer_addr", &addr);
         }
         out.finish()
-    }
-}
-
-/// `Some(error)` becomes `Err(error)`, as the seed's `take_socket_error` reports it.
-pub(crate) fn error_as_result(pending: io::Result<Option<io::Error>>) -> io::Result<()> {
-    match pending? {
-        Some(error) => Err(error),
-        None => Ok(()),
     }
 }

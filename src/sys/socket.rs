@@ -534,11 +534,6 @@ pub(crate) fn broadcast(socket: BorrowedFd<'_>) -> io::Result<bool> {
     Ok(getsockopt_int(socket, c::SOL_SOCKET, c::SO_BROADCAST)? != 0)
 }
 
-/// `IPV6_V6ONLY`.
-pub(crate) fn set_only_v6(socket: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    setsockopt(socket, c::IPPROTO_IPV6, c::IPV6_V6ONLY, flag(on))
-}
-
 /// Joins (`join == true`) or leaves the multicast group `group` on the default interface:
 /// `IP_ADD_MEMBERSHIP`/`IP_DROP_MEMBERSHIP` or `IPV6_JOIN_GROUP`/`IPV6_LEAVE_GROUP`.
 pub(crate) fn multicast_membership(socket: BorrowedFd<'_>, group: &std::net::IpAddr, join: bool) -> io::Result<()> {
