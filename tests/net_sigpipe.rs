@@ -5,6 +5,7 @@
 //! It holds a single test so that no other test runs with that disposition.
 
 use readyio::tcp::{TcpListener, TcpStream};
+use readyio::unix::{pipe, UnixStream};
 use std::io::{self, IoSlice, Write};
 use std::time::{Duration, Instant};
 
@@ -65,4 +66,13 @@ fn writes_to_a_closed_peer_return_errors_without_sigpipe() {
     let bufs = [IoSlice::new(b"a"), IoSlice::new(b"b")];
     assert_peer_gone(write_until_error(|| client.write_vectored(&bufs)));
     assert_eq!(client.write_vectored(&bufs).unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+
+    // Unix streams: plain, vectored and fd-passing writes.
+    let (mut unix, peer) = UnixStream::pair().unwrap();
+    drop(peer);
+    assert_eq!(unix.write(b"x").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    assert_eq!(unix.write_vectored(&bufs).unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    let (_reader, writer) = pipe().unwrap();
+    let error = unix.write_send_fd(b"x", std::os::fd::AsRawFd::as_raw_fd(&writer)).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
 }

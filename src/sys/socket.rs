@@ -197,7 +197,6 @@ cfg_apple! {
 }
 
 /// A socket address in the kernel's form: a `sockaddr_storage` and the length in use.
-#[derive(Clone, Copy)]
 pub(crate) struct RawSockAddr {
     storage: c::sockaddr_storage,
     len: c::socklen_t,
@@ -227,22 +226,27 @@ impl RawSockAddr {
     pub(crate) fn from_inet(addr: &SocketAddr) -> RawSockAddr {
         match addr {
             SocketAddr::V4(v4) => {
-                let mut sin = c::sockaddr_in::default();
-                sin.sin_family = c::AF_INET as c::sa_family_t;
-                sin.sin_port = v4.port().to_be();
-                // s_addr holds the address in network byte order, i.e. the octets in order.
-                sin.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
-                set_sockaddr_len!(sin, sin_len, sockaddr_in);
+                let sin = c::sockaddr_in {
+                    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                    sin_len: size_of::<c::sockaddr_in>() as u8,
+                    sin_family: c::AF_INET as c::sa_family_t,
+                    sin_port: v4.port().to_be(),
+                    // s_addr holds the address in network byte order: the octets in order.
+                    sin_addr: c::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) },
+                    ..Default::default()
+                };
                 RawSockAddr::with(sin)
             }
             SocketAddr::V6(v6) => {
-                let mut sin6 = c::sockaddr_in6::default();
-                sin6.sin6_family = c::AF_INET6 as c::sa_family_t;
-                sin6.sin6_port = v6.port().to_be();
-                sin6.sin6_flowinfo = v6.flowinfo().to_be();
-                sin6.sin6_addr = in6_addr(v6.ip());
-                sin6.sin6_scope_id = v6.scope_id();
-                set_sockaddr_len!(sin6, sin6_len, sockaddr_in6);
+                let sin6 = c::sockaddr_in6 {
+                    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                    sin6_len: size_of::<c::sockaddr_in6>() as u8,
+                    sin6_family: c::AF_INET6 as c::sa_family_t,
+                    sin6_port: v6.port().to_be(),
+                    sin6_flowinfo: v6.flowinfo().to_be(),
+                    sin6_addr: in6_addr(v6.ip()),
+                    sin6_scope_id: v6.scope_id(),
+                };
                 RawSockAddr::with(sin6)
             }
         }
@@ -255,8 +259,7 @@ impl RawSockAddr {
     /// `sun_path` with its terminating NUL, or if a pathname contains a NUL byte.
     pub(crate) fn from_unix_path(path: &Path) -> io::Result<RawSockAddr> {
         let bytes = path.as_os_str().as_bytes();
-        let mut sun = c::sockaddr_un::default();
-        sun.sun_family = c::AF_UNIX as c::sa_family_t;
+        let mut sun = c::sockaddr_un { sun_family: c::AF_UNIX as c::sa_family_t, ..Default::default() };
         let abstract_name = bytes.first() == Some(&0);
         if !abstract_name && bytes.contains(&0) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "Unix socket path contains a NUL byte"));
@@ -359,17 +362,6 @@ impl RawSockAddr {
         }
     }
 }
-
-/// Sets the BSD-only `sa_len`-style length field; Linux has none.
-macro_rules! set_sockaddr_len {
-    ($value:ident, $field:ident, $ty:ident) => {
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        {
-            $value.$field = size_of::<c::$ty>() as u8;
-        }
-    };
-}
-use set_sockaddr_len;
 
 /// The kernel's `in6_addr` for `ip`.
 fn in6_addr(ip: &Ipv6Addr) -> c::in6_addr {
@@ -644,9 +636,11 @@ pub(crate) fn recv_from(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(u
 /// `sendmsg(2)` of `bufs` with `MSG_NOSIGNAL`: a vectored write in one syscall that, unlike
 /// `writev`, cannot raise `SIGPIPE`.
 pub(crate) fn send_vectored(socket: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    let mut msg = c::msghdr::default();
-    msg.msg_iov = bufs.as_ptr() as *mut c::iovec;
-    msg.msg_iovlen = bufs.len().min(fd::MAX_IOVECS) as _;
+    let msg = c::msghdr {
+        msg_iov: bufs.as_ptr() as *mut c::iovec,
+        msg_iovlen: bufs.len().min(fd::MAX_IOVECS) as _,
+        ..Default::default()
+    };
     // SAFETY: `IoSlice` is ABI-compatible with `struct iovec`, and sendmsg only reads
     // through `msg_iov` (the `*mut` is C's signature, not a write); no name, no control data.
     let n = cvt_retry(|| unsafe { c::sendmsg(socket.as_raw_fd(), &msg, SEND_FLAGS) })?;
@@ -716,11 +710,13 @@ pub(crate) fn send_with_fd(socket: BorrowedFd<'_>, buf: &[u8], passed: RawFd) ->
         ptr::write_unaligned(control.0.as_mut_ptr().add(cmsg::HEADER).cast::<c_int>(), passed);
     }
     let mut iov = c::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() };
-    let mut msg = c::msghdr::default();
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = SPACE as _;
+    let msg = c::msghdr {
+        msg_iov: &mut iov,
+        msg_iovlen: 1,
+        msg_control: control.0.as_mut_ptr().cast(),
+        msg_controllen: SPACE as _,
+        ..Default::default()
+    };
     // SAFETY: `msg` points at `iov` (describing `buf`, only read) and at `control`, all of
     // which outlive the call.
     let n = cvt_retry(|| unsafe { c::sendmsg(socket.as_raw_fd(), &msg, SEND_FLAGS) })?;
@@ -734,16 +730,20 @@ pub(crate) fn recv_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result
     const SPACE: usize = cmsg::space(FD_SIZE * MAX_RECEIVED_FDS);
     let mut control = ControlBuffer([0u8; SPACE]);
     let mut iov = c::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    let mut msg = c::msghdr::default();
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = SPACE as _;
+    let mut msg = c::msghdr {
+        msg_iov: &mut iov,
+        msg_iovlen: 1,
+        msg_control: control.0.as_mut_ptr().cast(),
+        msg_controllen: SPACE as _,
+        ..Default::default()
+    };
     // SAFETY: `msg` points at `iov` (describing `buf`, valid for writes) and at `control`
     // (SPACE writable bytes); the kernel writes within them and updates the lengths.
     let n = cvt_retry(|| unsafe { c::recvmsg(socket.as_raw_fd(), &mut msg, RECV_FD_FLAGS) })?;
 
     let mut received: Option<OwnedFd> = None;
+    // msg_controllen is a size_t on Linux and a socklen_t on the BSDs.
+    #[allow(clippy::unnecessary_cast)]
     let filled = (msg.msg_controllen as usize).min(SPACE);
     let mut offset = 0;
     while offset + cmsg::HEADER <= filled {
