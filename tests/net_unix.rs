@@ -435,3 +435,61 @@ fn unix_types_are_send() {
     assert_send::<PipeReader>();
     assert_send::<PipeWriter>();
 }
+
+/// Sends `fds` in one SCM_RIGHTS message with the libc crate's own CMSG macros, an
+/// independent source for the layout readyio computes by hand.
+fn send_fds_with_libc(stream: &UnixStream, fds: &[i32]) {
+    let data_len = std::mem::size_of_val(fds) as u32;
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(data_len) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut byte = *b"m";
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    // SAFETY: msghdr is plain old data; zeroed is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: the control buffer holds `space` bytes, enough for one header and `fds`.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&msg);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(data_len) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(header).cast::<i32>(), fds.len());
+        assert_eq!(libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL), 1);
+    }
+}
+
+#[test]
+fn fds_past_the_first_in_one_message_are_closed_not_leaked() {
+    let (sender, receiver) = UnixStream::pair().unwrap();
+    let pipes: Vec<(PipeReader, PipeWriter)> = (0..3).map(|_| pipe().unwrap()).collect();
+    let writers: Vec<i32> = pipes.iter().map(|(_, w)| w.as_raw_fd()).collect();
+    send_fds_with_libc(&sender, &writers);
+
+    let mut poll = poll_for(&receiver, EventSet::readable());
+    wait_for(&mut poll, |kind| kind.is_readable());
+    let mut buf = [0u8; 4];
+    let (len, first) = receiver.try_read_recv_owned_fd(&mut buf).unwrap().expect("a message");
+    assert_eq!(&buf[..len], b"m");
+    let first = PipeWriter::from(first.expect("the first fd"));
+
+    // Close our own write ends. If readyio leaked the 2nd and 3rd received fds, their
+    // pipes would still have a writer and never reach end of stream.
+    let mut readers = Vec::new();
+    for (reader, writer) in pipes {
+        drop(writer);
+        readers.push(reader);
+    }
+    for reader in &readers[1..] {
+        let mut poll = poll_for(reader, EventSet::readable());
+        wait_for(&mut poll, |kind| kind.is_hup());
+        assert_eq!((&*reader).try_read(&mut buf).unwrap(), Some(0));
+    }
+    // The first pipe still has a writer: the fd we were handed.
+    (&first).write_all(b"1").unwrap();
+    let mut first_reader = readers.remove(0);
+    assert_eq!(read_exactly(&mut first_reader, 1), b"1");
+}

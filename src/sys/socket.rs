@@ -202,6 +202,12 @@ pub(crate) struct RawSockAddr {
     len: c::socklen_t,
 }
 
+impl std::fmt::Debug for RawSockAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSockAddr").field("family", &self.family()).field("len", &self.len).finish()
+    }
+}
+
 /// `offsetof(struct sockaddr_un, sun_path)`.
 const SUN_PATH_OFFSET: usize = mem::offset_of!(c::sockaddr_un, sun_path);
 
@@ -774,4 +780,61 @@ pub(crate) fn recv_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result
         fd::set_cloexec(std::os::fd::AsFd::as_fd(received))?;
     }
     Ok((n as usize, received))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmsg_arithmetic_matches_the_libc_crate() {
+        for data_len in [0usize, 1, 4, 8, 12, 32, 33] {
+            // SAFETY: CMSG_SPACE and CMSG_LEN are pure computations.
+            let (space, len) = unsafe { (libc::CMSG_SPACE(data_len as u32), libc::CMSG_LEN(data_len as u32)) };
+            assert_eq!(cmsg::space(data_len), space as usize, "CMSG_SPACE({data_len})");
+            assert_eq!(cmsg::len(data_len), len as usize, "CMSG_LEN({data_len})");
+        }
+    }
+
+    #[test]
+    fn inet_addresses_round_trip_through_the_kernel_form() {
+        let addrs = [
+            "127.0.0.1:80".parse().unwrap(),
+            "10.1.2.3:65535".parse().unwrap(),
+            SocketAddr::V6(SocketAddrV6::new("fe80::1:2".parse().unwrap(), 443, 0x12345, 7)),
+            "[::1]:1".parse().unwrap(),
+        ];
+        for addr in addrs {
+            assert_eq!(RawSockAddr::from_inet(&addr).to_inet().unwrap(), addr);
+        }
+    }
+
+    #[test]
+    fn unix_path_limits_leave_room_for_the_nul() {
+        let capacity = mem::size_of::<c::sockaddr_un>() - SUN_PATH_OFFSET;
+        let fits = "p".repeat(capacity - 1);
+        let addr = RawSockAddr::from_unix_path(Path::new(&fits)).unwrap();
+        assert_eq!(addr.to_unix().unwrap().as_pathname(), Some(Path::new(&fits)));
+        let too_long = "p".repeat(capacity);
+        let error = RawSockAddr::from_unix_path(Path::new(&too_long)).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn abstract_names_may_fill_sun_path() {
+        use std::os::linux::net::SocketAddrExt;
+        let capacity = mem::size_of::<c::sockaddr_un>() - SUN_PATH_OFFSET;
+        let name = format!("\0{}", "a".repeat(capacity - 1));
+        let addr = RawSockAddr::from_unix_path(Path::new(&name)).unwrap();
+        assert_eq!(addr.to_unix().unwrap().as_abstract_name(), Some(&name.as_bytes()[1..]));
+    }
+
+    #[test]
+    fn a_unix_address_is_not_an_inet_one() {
+        let addr = RawSockAddr::from_unix_path(Path::new("/tmp/x")).unwrap();
+        assert_eq!(addr.to_inet().unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        let addr = RawSockAddr::from_inet(&"127.0.0.1:1".parse().unwrap());
+        assert_eq!(addr.to_unix().unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    }
 }
