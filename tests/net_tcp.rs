@@ -377,3 +377,24 @@ fn deregistered_stream_reports_nothing() {
     poll.poll_timeout(Some(Duration::from_millis(50))).unwrap();
     assert_eq!(poll.events().count(), 0);
 }
+
+/// (O_NONBLOCK set, FD_CLOEXEC set) for `fd`.
+fn flags_of(fd: &impl AsRawFd) -> (bool, bool) {
+    // SAFETY: F_GETFL and F_GETFD only read the flags of an open fd we borrow.
+    let (status, descriptor) =
+        unsafe { (libc::fcntl(fd.as_raw_fd(), libc::F_GETFL), libc::fcntl(fd.as_raw_fd(), libc::F_GETFD)) };
+    assert!(status >= 0 && descriptor >= 0);
+    (status & libc::O_NONBLOCK != 0, descriptor & libc::FD_CLOEXEC != 0)
+}
+
+#[test]
+fn listeners_connected_and_accepted_streams_are_non_blocking_and_cloexec() {
+    let listener = TcpListener::bind(&v4()).unwrap();
+    let client = TcpStream::connect(&listener.local_addr().unwrap()).unwrap();
+    let mut poll = Poll::new().unwrap();
+    poll.register(&listener, LISTENER, EventSet::readable(), PollOpt::level()).unwrap();
+    let (server, _) = accept_one(&mut poll, &listener);
+    for flags in [flags_of(&listener), flags_of(&client), flags_of(&server), flags_of(&client.try_clone().unwrap())] {
+        assert_eq!(flags, (true, true));
+    }
+}

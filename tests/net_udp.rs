@@ -248,3 +248,14 @@ fn udp_socket_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<UdpSocket>();
 }
+
+#[test]
+fn udp_sockets_are_non_blocking_and_cloexec() {
+    for socket in [UdpSocket::v4().unwrap(), UdpSocket::v6().unwrap(), UdpSocket::bound(&v4()).unwrap()] {
+        // SAFETY: F_GETFL and F_GETFD only read the flags of an open fd we borrow.
+        let (status, descriptor) =
+            unsafe { (libc::fcntl(socket.as_raw_fd(), libc::F_GETFL), libc::fcntl(socket.as_raw_fd(), libc::F_GETFD)) };
+        assert!(status & libc::O_NONBLOCK != 0);
+        assert!(descriptor & libc::FD_CLOEXEC != 0);
+    }
+}

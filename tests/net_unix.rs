@@ -493,3 +493,32 @@ fn fds_past_the_first_in_one_message_are_closed_not_leaked() {
     let mut first_reader = readers.remove(0);
     assert_eq!(read_exactly(&mut first_reader, 1), b"1");
 }
+
+#[test]
+fn unix_sockets_and_pipes_are_non_blocking_and_cloexec() {
+    let dir = TempDir::new("flags");
+    let path = dir.join("flags.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let client = UnixStream::connect(&path).unwrap();
+    let server = accept_one(&listener);
+    let (a, b) = UnixStream::pair().unwrap();
+    let (reader, writer) = pipe().unwrap();
+    let socket = UnixSocket::stream().unwrap();
+    let fds = [
+        listener.as_raw_fd(),
+        client.as_raw_fd(),
+        server.as_raw_fd(),
+        a.as_raw_fd(),
+        b.as_raw_fd(),
+        reader.as_raw_fd(),
+        writer.as_raw_fd(),
+        socket.as_raw_fd(),
+    ];
+    for fd in fds {
+        // SAFETY: F_GETFL only reads the flags of an fd that stays open for the call.
+        let status = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        assert!(status & libc::O_NONBLOCK != 0, "fd {fd} blocks");
+        // SAFETY: `fd` is open; the borrow ends before the loop's owners drop.
+        assert!(is_cloexec(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }), "fd {fd} lacks CLOEXEC");
+    }
+}
