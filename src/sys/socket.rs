@@ -99,6 +99,8 @@ cfg_atomic_flags! {
     const RECV_FD_FLAGS: c_int = c::MSG_CMSG_CLOEXEC;
 }
 cfg_apple! {
+    use std::os::fd::AsFd;
+
     /// Apple sockets carry `SO_NOSIGPIPE` instead (set in `socket` and `accept`).
     const SEND_FLAGS: c_int = 0;
     /// Apple has no `MSG_CMSG_CLOEXEC`: received fds get `FD_CLOEXEC` right after `recvmsg`.
@@ -777,7 +779,7 @@ pub(crate) fn recv_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result
     }
     #[cfg(target_vendor = "apple")]
     if let Some(received) = &received {
-        fd::set_cloexec(std::os::fd::AsFd::as_fd(received))?;
+        fd::set_cloexec(received.as_fd())?;
     }
     Ok((n as usize, received))
 }
