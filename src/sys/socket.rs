@@ -210,6 +210,13 @@ impl std::fmt::Debug for RawSockAddr {
     }
 }
 
+/// The `sockaddr_*` structs: plain old data that fits in `sockaddr_storage` and needs no
+/// more alignment than it (which is what `sockaddr_storage` is defined for).
+trait SockAddrStruct: Copy {}
+impl SockAddrStruct for c::sockaddr_in {}
+impl SockAddrStruct for c::sockaddr_in6 {}
+impl SockAddrStruct for c::sockaddr_un {}
+
 /// `offsetof(struct sockaddr_un, sun_path)`.
 const SUN_PATH_OFFSET: usize = mem::offset_of!(c::sockaddr_un, sun_path);
 
@@ -220,11 +227,10 @@ impl RawSockAddr {
     }
 
     /// Stores `value`, a `sockaddr_*` struct, at the start of the storage.
-    fn with<T: Copy>(value: T) -> RawSockAddr {
-        const { assert!(size_of::<T>() <= size_of::<c::sockaddr_storage>()) };
+    fn with<T: SockAddrStruct>(value: T) -> RawSockAddr {
         let mut addr = RawSockAddr::empty();
-        // SAFETY: sockaddr_storage is large enough for every sockaddr_* (checked above) and
-        // aligned for all of them, which is its purpose; `value` is plain old data.
+        // SAFETY: sockaddr_storage is large enough for every sockaddr_* and aligned for all
+        // of them, which is its purpose; `value` is plain old data.
         unsafe { ptr::write(ptr::addr_of_mut!(addr.storage).cast::<T>(), value) };
         addr.len = size_of::<T>() as c::socklen_t;
         addr
@@ -308,7 +314,7 @@ impl RawSockAddr {
     }
 
     /// Reads the storage as `T`, if the kernel filled at least `size_of::<T>()` bytes.
-    fn read<T: Copy>(&self) -> io::Result<T> {
+    fn read<T: SockAddrStruct>(&self) -> io::Result<T> {
         if (self.len as usize) < size_of::<T>() {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "socket address shorter than its family's"));
         }
@@ -787,6 +793,17 @@ pub(crate) fn recv_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_sockaddr_struct_fits_in_the_storage() {
+        fn fits<T: SockAddrStruct>() {
+            assert!(size_of::<T>() <= size_of::<c::sockaddr_storage>());
+            assert!(mem::align_of::<T>() <= mem::align_of::<c::sockaddr_storage>());
+        }
+        fits::<c::sockaddr_in>();
+        fits::<c::sockaddr_in6>();
+        fits::<c::sockaddr_un>();
+    }
 
     #[test]
     fn cmsg_arithmetic_matches_the_libc_crate() {
