@@ -783,9 +783,12 @@ pub(crate) fn recv_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result
         }
         offset += cmsg::align(message_len);
     }
+    // The data is consumed by now, so a failure here must not turn into an error that
+    // loses it; F_SETFD cannot fail on an fd the kernel just installed anyway.
     #[cfg(target_vendor = "apple")]
     if let Some(received) = &received {
-        fd::set_cloexec(received.as_fd())?;
+        let result = fd::set_cloexec(received.as_fd());
+        debug_assert!(result.is_ok(), "FD_CLOEXEC on a received fd failed: {result:?}");
     }
     Ok((n as usize, received))
 }
