@@ -30,7 +30,8 @@
 //!   a knote's `EV_CLEAR`/`EV_ONESHOT` from its first `EV_ADD`, so changing the trigger needs
 //!   a fresh knote. Like `EPOLL_CTL_MOD`, it reports readiness that is already there.
 //! * **Empty interest** registers no knote at all, so such an fd reports nothing, not even
-//!   hup or error (epoll still reports `EPOLLHUP`/`EPOLLERR`).
+//!   hup or error (epoll still reports `EPOLLHUP`/`EPOLLERR`), and adding it again succeeds
+//!   (there is no knote to find).
 //! * **hup** comes from `EV_EOF` on either filter: the read side when the peer shut down its
 //!   writing (like `EPOLLRDHUP`), the write side when the peer can no longer receive.
 //!   `error` is `EV_EOF` with `fflags` holding the socket error, e.g. a refused connect.

@@ -80,6 +80,7 @@ pub const AF_UNIX: ::core::ffi::c_int = 1;
 pub const AF_INET: ::core::ffi::c_int = 2;
 pub const AF_INET6: ::core::ffi::c_int = 30;
 pub const SOCK_MAXADDRLEN: ::core::ffi::c_int = 255;
+pub const SOMAXCONN: ::core::ffi::c_int = 128;
 pub const MSG_OOB: ::core::ffi::c_int = 1;
 pub const MSG_PEEK: ::core::ffi::c_int = 2;
 pub const MSG_DONTROUTE: ::core::ffi::c_int = 4;
