@@ -43,8 +43,8 @@ fn choose_bindings(target: &str, committed: &std::path::Path) -> PathBuf {
     eprintln!(
         "\nreadyio has no committed syscall bindings for the target `{target}`.\n\
          Either build with `--features generate` (needs libclang: e.g. `apt-get install libclang-dev`)\n\
-         to generate them from this system's headers, or write them once with\n\
-         \n    READYIO_WRITE_BINDINGS=1 cargo build --features generate --target {target}\n\
+         to generate them from this system's headers, or write them once from the pinned zig headers with\n\
+         \n    ci/install-deps.sh && ci/regenerate-bindings.sh {target}\n\
          \nand commit {}. See README.md, \"Adding a new target\".\n",
         committed.display()
     );
