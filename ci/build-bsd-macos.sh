@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds and links the test binaries for FreeBSD and both macOS targets with cargo-zigbuild
-# (zig as the cross linker, against the committed bindings), and type-checks every target
-# (lib, tests, benches, examples) for NetBSD. These cannot run here: compiling them proves
-# the kqueue backend and the cfg branches build, and that tests/bindings_match_libc.rs's
-# const assertions (bindings == libc) hold for each target. They run in GitHub Actions.
+# (zig as the cross linker, against the committed bindings), and lints every target (lib,
+# tests, benches, examples) of all four BSD/macOS targets with clippy -D warnings (NetBSD:
+# that type-check is all). These cannot run here: compiling them proves the kqueue backend
+# and the cfg branches build warning-free, and that tests/bindings_match_libc.rs's const
+# assertions (bindings == libc) hold for each target. They run in GitHub Actions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-zigbuild >/dev/null || { echo "error: cargo-zigbuild not found; run ci/install-deps.sh" >&2; exit 1; }
@@ -18,8 +19,8 @@ for t in "${link_targets[@]}"; do
     cargo zigbuild --quiet --tests --target "$t"
     echo "linked test binaries for $t ($((SECONDS - start))s)"
 done
-for t in "${check_targets[@]}"; do
+for t in "${link_targets[@]}" "${check_targets[@]}"; do
     start=$SECONDS
-    cargo check --quiet --all-targets --target "$t"
-    echo "type-checked all targets for $t ($((SECONDS - start))s)"
+    cargo clippy --quiet --all-targets --target "$t" -- -D warnings
+    echo "clippy -D warnings clean on all targets for $t ($((SECONDS - start))s)"
 done

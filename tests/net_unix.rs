@@ -6,7 +6,7 @@ use readyio::{EventSet, IoEvent, Poll, PollOpt, Token, TryAccept, TryRead, TryWr
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const TOKEN: Token = Token(3);
@@ -165,8 +165,8 @@ fn unix_socket_binds_listens_and_connects() {
 #[test]
 fn abstract_names_work_on_linux() {
     let name = format!("\0readyio-abstract-{}", std::process::id());
-    let listener = UnixListener::bind(Path::new(&name)).unwrap();
-    let mut client = UnixStream::connect(Path::new(&name)).unwrap();
+    let listener = UnixListener::bind(std::path::Path::new(&name)).unwrap();
+    let mut client = UnixStream::connect(std::path::Path::new(&name)).unwrap();
     let mut server = accept_one(&listener);
     client.write_all(b"abs").unwrap();
     assert_eq!(read_exactly(&mut server, 3), b"abs");

@@ -258,10 +258,6 @@ mod imp {
             self.ready.len()
         }
 
-        pub(crate) fn capacity(&self) -> usize {
-            self.raw.len()
-        }
-
         pub(crate) fn clear(&mut self) {
             self.ready.clear();
         }

@@ -711,6 +711,9 @@ struct ControlBuffer<const N: usize>([u8; N]);
 pub(crate) fn send_with_fd(socket: BorrowedFd<'_>, buf: &[u8], passed: RawFd) -> io::Result<usize> {
     const SPACE: usize = cmsg::space(FD_SIZE);
     let mut control = ControlBuffer([0u8; SPACE]);
+    // glibc's cmsghdr ends in a flexible array member that needs the update; the BSDs' and
+    // macOS's has no other field.
+    #[allow(clippy::needless_update)]
     let header = c::cmsghdr {
         cmsg_len: cmsg::len(FD_SIZE) as _,
         cmsg_level: c::SOL_SOCKET,
