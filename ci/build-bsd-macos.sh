@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 command -v cargo-zigbuild >/dev/null || { echo "error: cargo-zigbuild not found; run ci/install-deps.sh" >&2; exit 1; }
 link_targets=(x86_64-unknown-freebsd x86_64-apple-darwin aarch64-apple-darwin)
 check_targets=(x86_64-unknown-netbsd)
-installed=$(rustup target list --installed)
+source ci/common.sh
 for t in "${link_targets[@]}" "${check_targets[@]}"; do
-    grep -qx "$t" <<<"$installed" || rustup target add "$t"
+    ensure_rust_target "$t"
 done
 for t in "${link_targets[@]}"; do
     start=$SECONDS

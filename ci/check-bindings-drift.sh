@@ -4,7 +4,7 @@
 # layout assertions included). Fails on the first difference with the diff and the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source ci/bindings-common.sh
+source ci/common.sh
 
 find_zig_headers
 fresh=$(mktemp -d)

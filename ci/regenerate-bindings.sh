@@ -7,7 +7,7 @@
 # Needs libclang (apt: libclang-dev) and the pinned ziglang (ci/install-deps.sh installs both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source ci/bindings-common.sh
+source ci/common.sh
 
 find_zig_headers
 if (($#)); then targets=("$@"); else mapfile -t targets < <(committed_targets); fi

@@ -5,11 +5,12 @@
 # Needs qemu-user, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (ci/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source ci/common.sh
 target=aarch64-unknown-linux-gnu
 for tool in qemu-aarch64 aarch64-linux-gnu-gcc; do
     command -v "$tool" >/dev/null || { echo "error: $tool not found; run ci/install-deps.sh" >&2; exit 1; }
 done
-rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+ensure_rust_target "$target"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 start=$SECONDS

@@ -4,8 +4,9 @@
 # bindings and struct layouts, on the real kernel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source ci/common.sh
 target=x86_64-unknown-linux-musl
-rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+ensure_rust_target "$target"
 start=$SECONDS
 cargo test --target "$target" --tests
 echo "musl: test suite passed in $((SECONDS - start))s"
