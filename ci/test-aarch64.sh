@@ -13,6 +13,11 @@ done
 ensure_rust_target "$target"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+# qemu-user 7.2 (Debian 12) does not implement epoll_pwait2 (it answers ENOSYS), so under
+# emulation the selector falls back to epoll_wait and rounds sub-millisecond timeouts up to
+# 1 ms, as documented for kernels before 5.11. The one test that measures sub-millisecond
+# precision (event loop timers) therefore cannot pass here; it runs natively everywhere else.
+qemu_skips=(--skip sub_millisecond_timeouts_are_not_rounded_to_whole_milliseconds)
 start=$SECONDS
-cargo test --target "$target" --tests
+cargo test --target "$target" --tests -- "${qemu_skips[@]}"
 echo "aarch64 (qemu): test suite passed in $((SECONDS - start))s"
