@@ -145,6 +145,32 @@ macro_rules! kevent_translation {
             (bit, errno)
         }
 
+        /// Follows the receipts of one submitted change list (`change_flags[i]` were the flags
+        /// of change `i`, whose receipt is `receipts[i]`) from the registered filter set
+        /// `filters`: returns the filters registered afterwards and the first errno that
+        /// matters, or 0. A deletion's `ENOENT` does not matter: a oneshot knote deletes itself
+        /// when it fires. `EBADF` means the fd is closed, and the kernel dropped its knotes.
+        pub(crate) fn follow_receipts(change_flags: &[u32], receipts: &[c::kevent], mut filters: u8) -> (u8, i32) {
+            let mut first_error = 0;
+            for (flags, result) in change_flags.iter().zip(receipts) {
+                let (bit, errno) = receipt(result);
+                let deleting = flags & u32::from(c::EV_DELETE) != 0;
+                match (deleting, errno) {
+                    (true, 0) | (true, c::ENOENT) => filters &= !bit,
+                    (false, 0) => filters |= bit,
+                    (_, errno) => {
+                        if errno == c::EBADF {
+                            filters = 0;
+                        }
+                        if first_error == 0 {
+                            first_error = errno;
+                        }
+                    }
+                }
+            }
+            (filters, first_error)
+        }
+
         /// What one kevent result says about its fd.
         pub(crate) fn readiness(result: &c::kevent) -> $crate::sys::Readiness {
             // Copy every field out first: macOS's `struct kevent` is packed.
@@ -342,51 +368,43 @@ mod imp {
         fn any_knote_alive(&self, fd: RawFd, known: Registration) -> io::Result<bool> {
             let mut changes = [c::kevent::default(); MAX_CHANGES];
             let n = probe_changes(fd, known.data, known.filters, &mut changes);
-            self.submit(&mut changes[..n])?;
-            Ok(changes[..n].iter().map(receipt).any(|(_, errno)| errno == 0))
+            let received = self.submit(&mut changes[..n])?;
+            Ok(changes[..received].iter().map(receipt).any(|(_, errno)| errno == 0))
         }
 
         /// Submits `changes` and follows their receipts from the filter set `filters`:
         /// returns the filters registered afterwards and the first error that matters
         /// (a deletion's `ENOENT` does not: a oneshot knote deletes itself when it fires).
-        fn apply(&self, changes: &mut [c::kevent], mut filters: u8) -> (u8, io::Result<()>) {
-            let kinds: [u32; MAX_CHANGES] = std::array::from_fn(|i| changes.get(i).map_or(0, |ch| u32::from(ch.flags)));
-            if let Err(e) = self.submit(changes) {
-                return (filters, Err(e));
+        fn apply(&self, changes: &mut [c::kevent], filters: u8) -> (u8, io::Result<()>) {
+            let mut change_flags = [0u32; MAX_CHANGES];
+            for (flags, change) in change_flags.iter_mut().zip(changes.iter()) {
+                *flags = u32::from(change.flags);
             }
-            let mut first_error = Ok(());
-            for (change, kind) in changes.iter().zip(kinds) {
-                let (bit, errno) = receipt(change);
-                let is_delete = kind & u32::from(c::EV_DELETE) != 0;
-                match (is_delete, errno) {
-                    (true, 0) | (true, c::ENOENT) => filters &= !bit,
-                    (false, 0) => filters |= bit,
-                    (_, errno) => {
-                        if errno == c::EBADF {
-                            filters = 0;
-                        }
-                        if first_error.is_ok() {
-                            first_error = Err(io::Error::from_raw_os_error(errno));
-                        }
-                    }
-                }
+            let n = changes.len();
+            let received = match self.submit(changes) {
+                Ok(received) => received,
+                Err(e) => return (filters, Err(e)),
+            };
+            match follow_receipts(&change_flags[..n], &changes[..received], filters) {
+                (filters, 0) => (filters, Ok(())),
+                (filters, errno) => (filters, Err(io::Error::from_raw_os_error(errno))),
             }
-            (filters, first_error)
         }
 
         /// One `kevent` call that submits `changes` and, thanks to `EV_RECEIPT`, receives one
         /// receipt per change back into the same array (never pending events).
-        fn submit(&self, changes: &mut [c::kevent]) -> io::Result<()> {
+        /// Returns how many receipts came back (one per change, unless the kernel failed).
+        fn submit(&self, changes: &mut [c::kevent]) -> io::Result<usize> {
             if changes.is_empty() {
-                return Ok(());
+                return Ok(0);
             }
             let n = changes.len();
             let ptr = changes.as_mut_ptr();
             // SAFETY: the kernel reads `n` changes and writes at most `n` receipts to the same
             // array, which it is allowed to (the lists may alias); a zero timeout never waits.
             let timeout = c::timespec { tv_sec: 0, tv_nsec: 0 };
-            cvt_retry(|| unsafe { c::kevent(self.kq.as_raw_fd(), ptr, n as _, ptr, n as _, &timeout) })?;
-            Ok(())
+            let received = cvt_retry(|| unsafe { c::kevent(self.kq.as_raw_fd(), ptr, n as _, ptr, n as _, &timeout) })?;
+            Ok((received as usize).min(n))
         }
 
         /// One `kevent` wait into `events`, then the results coalesced per fd.
@@ -555,6 +573,45 @@ mod tests {
                     let mut missing = result(READ_F, (c::EV_ERROR | c::EV_RECEIPT) as u32, 0);
                     missing.data = c::ENOENT as _;
                     assert_eq!(receipt(&missing), (READ, c::ENOENT));
+                }
+
+                fn receipt_for(filter: i64, errno: i32) -> c::kevent {
+                    let mut ev = result(filter, (c::EV_ERROR | c::EV_RECEIPT) as u32, 0);
+                    ev.data = errno as _;
+                    ev
+                }
+
+                #[test]
+                fn receipts_track_which_filters_are_registered() {
+                    let flags = [DELETE, DELETE, ADD];
+                    let ok = [receipt_for(READ_F, 0), receipt_for(WRITE_F, 0), receipt_for(WRITE_F, 0)];
+                    assert_eq!(follow_receipts(&flags, &ok, READ | WRITE), (WRITE, 0));
+                }
+
+                #[test]
+                fn deleting_a_fired_oneshot_knote_is_not_an_error() {
+                    let gone = [receipt_for(READ_F, c::ENOENT)];
+                    assert_eq!(follow_receipts(&[DELETE], &gone, READ), (0, 0));
+                }
+
+                #[test]
+                fn a_refused_addition_is_reported_and_leaves_its_filter_unregistered() {
+                    let flags = [ADD, ADD];
+                    let half = [receipt_for(READ_F, 0), receipt_for(WRITE_F, c::EINVAL)];
+                    assert_eq!(follow_receipts(&flags, &half, 0), (READ, c::EINVAL));
+                }
+
+                #[test]
+                fn a_closed_fd_forgets_every_filter_and_reports_ebadf_first() {
+                    let flags = [DELETE, ADD, ADD];
+                    let closed =
+                        [receipt_for(READ_F, c::EBADF), receipt_for(READ_F, c::EBADF), receipt_for(WRITE_F, c::EINVAL)];
+                    assert_eq!(follow_receipts(&flags, &closed, READ), (0, c::EBADF));
+                }
+
+                #[test]
+                fn missing_receipts_change_nothing() {
+                    assert_eq!(follow_receipts(&[ADD, ADD], &[], READ), (READ, 0));
                 }
 
                 #[test]
