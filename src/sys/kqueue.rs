@@ -48,7 +48,6 @@
 use super::Readiness;
 
 /// Bits for the filters the selector has registered for one fd.
-#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
 pub(crate) mod filter_bits {
     pub(crate) const READ: u8 = 0b01;
     pub(crate) const WRITE: u8 = 0b10;
