@@ -60,11 +60,12 @@ impl Selector {
         opts: PollOpt,
     ) -> io::Result<()> {
         let index = fd_index(fd)?;
+        let generation = self.next_generation;
+        self.sys.add(fd, event_data(fd, generation), interest_of(interest), trigger_of(opts))?;
+        // Grown only after the kernel accepted the fd, so a bogus huge fd number costs nothing.
         if index >= self.registrations.len() {
             self.registrations.resize(index + 1, Registration::default());
         }
-        let generation = self.next_generation;
-        self.sys.add(fd, event_data(fd, generation), interest_of(interest), trigger_of(opts))?;
         self.next_generation = self.next_generation.checked_add(1).unwrap_or(1);
         self.registrations[index] = Registration { token: token.0, generation };
         Ok(())
