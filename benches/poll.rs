@@ -267,8 +267,9 @@ impl Workload for RawEpollPingPong {
 // readyio.
 // ---------------------------------------------------------------------------------------
 
-/// A socket as readyio's `Io`: reads and writes go through readyio's sys layer.
-struct ReadyioSocket(readyio::Io);
+/// A socket as readyio's `TcpStream`: `recv` and `send(MSG_NOSIGNAL)` through readyio's
+/// sys layer.
+struct ReadyioSocket(readyio::tcp::TcpStream);
 
 impl Stream for ReadyioSocket {
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
@@ -280,7 +281,7 @@ impl Stream for ReadyioSocket {
 }
 
 fn readyio_socket(stream: TcpStream) -> ReadyioSocket {
-    ReadyioSocket(readyio::Io::from(OwnedFd::from(stream)))
+    ReadyioSocket(readyio::tcp::TcpStream::from_std(stream).expect("TcpStream::from_std"))
 }
 
 struct ReadyioEmpty(readyio::Poll);

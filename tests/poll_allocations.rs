@@ -1,5 +1,6 @@
 //! "Zero heap allocations once running", pinned with a counting global allocator: a poll
-//! (empty or with events), iterating its events, a ping-pong round trip through `Io`,
+//! (empty or with events), iterating its events, a ping-pong round trip through
+//! `tcp::TcpStream`,
 //! and register/reregister/deregister of an fd the selector has seen before.
 //!
 //! The counter is process-wide and the test harness runs tests on several threads, so
@@ -12,10 +13,10 @@
 mod counting_alloc;
 
 use counting_alloc::{allocations, CountingAlloc};
-use readyio::{EventSet, Io, Poll, PollOpt, Token};
+use readyio::tcp::TcpStream;
+use readyio::{EventSet, Poll, PollOpt, Token};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
+use std::net::TcpListener;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -47,19 +48,18 @@ fn assert_allocation_free(what: &str, mut op: impl FnMut()) {
     panic!("{what} allocated in every attempt: {counts:?} allocations per {ITERATIONS} iterations");
 }
 
-/// `k` connected loopback TCP pairs (client, server) as non-blocking readyio `Io`s.
-fn tcp_pairs(k: usize) -> Vec<(Io, Io)> {
+/// `k` connected loopback TCP pairs (client, server) as readyio `TcpStream`s.
+fn tcp_pairs(k: usize) -> Vec<(TcpStream, TcpStream)> {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local_addr");
     (0..k)
         .map(|_| {
-            let client = TcpStream::connect(addr).expect("connect");
+            let client = std::net::TcpStream::connect(addr).expect("connect");
             let (server, _) = listener.accept().expect("accept");
             for s in [&client, &server] {
                 s.set_nodelay(true).expect("TCP_NODELAY");
-                s.set_nonblocking(true).expect("O_NONBLOCK");
             }
-            (Io::from(OwnedFd::from(client)), Io::from(OwnedFd::from(server)))
+            (TcpStream::from_std(client).expect("from_std"), TcpStream::from_std(server).expect("from_std"))
         })
         .collect()
 }
