@@ -498,8 +498,9 @@ struct Plan {
     ops_per_call: u64,
 }
 
-/// Runs every contender's workload in interleaved samples (the starting contender rotates
-/// each sample) and prints the table.
+/// Runs every contender's workload in interleaved samples (in a fresh random order each
+/// sample, so no contender keeps a position that periodic noise could favour) and prints
+/// the table.
 fn compare(title: &str, unit: &str, names: &[&str], mut contenders: Vec<Box<dyn Workload>>, plan: Plan) {
     // Warm-up: page in code and buffers, let the kernel settle socket state.
     for c in contenders.iter_mut() {
@@ -508,9 +509,11 @@ fn compare(title: &str, unit: &str, names: &[&str], mut contenders: Vec<Box<dyn 
     let n = contenders.len();
     let mut samples = vec![Vec::with_capacity(plan.samples); n];
     let mut allocs = vec![0u64; n];
-    for s in 0..plan.samples {
-        for j in 0..n {
-            let i = (s + j) % n;
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..plan.samples {
+        rng.shuffle(&mut order);
+        for &i in &order {
             let before = allocations();
             let start = Instant::now();
             contenders[i].run(plan.ops_per_sample);
@@ -533,6 +536,26 @@ fn compare(title: &str, unit: &str, names: &[&str], mut contenders: Vec<Box<dyn 
     let title =
         format!("{title} ({} samples x {} ops, interleaved)", plan.samples, plan.ops_per_sample * plan.ops_per_call);
     print_table(&title, unit, names[0], &rows);
+}
+
+/// A xorshift64 generator: enough to shuffle the contenders' order, seeded so runs repeat.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Fisher-Yates.
+    fn shuffle(&mut self, items: &mut [usize]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
 }
 
 fn env_number(name: &str) -> Option<u64> {
