@@ -190,7 +190,10 @@ fn write_to_closed_peer_returns_broken_pipe_or_reset() {
     let error = loop {
         assert!(Instant::now() < deadline, "writes to a closed peer kept succeeding");
         match client.write(b"data") {
-            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+            Ok(n) => {
+                assert_eq!(n, 4, "a 4-byte write to an idle socket is whole");
+                std::thread::sleep(Duration::from_millis(5));
+            }
             Err(e) => break e,
         }
     };

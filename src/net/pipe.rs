@@ -3,7 +3,7 @@
 
 use crate::sys::{fd, pipe as sys_pipe};
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Creates an anonymous pipe: `(read end, write end)`, both non-blocking and
@@ -55,50 +55,8 @@ impl PipeWriter {
     }
 }
 
-impl Read for PipeReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Read for &PipeReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        fd::read(self.fd.as_fd(), buf)
-    }
-    /// One `readv` syscall.
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        fd::readv(self.fd.as_fd(), bufs)
-    }
-}
-
-impl Write for PipeWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &PipeWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        fd::write(self.fd.as_fd(), buf)
-    }
-    /// One `writev` syscall.
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        fd::writev(self.fd.as_fd(), bufs)
-    }
-    /// Does nothing: there is no user-space buffer.
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+crate::io::read_through_fd!(PipeReader, fd::read, fd::readv);
+crate::io::write_through_fd!(PipeWriter, fd::write, fd::writev);
 
 /// `From<OwnedFd>`, `Into<OwnedFd>`, and `From` the std child-process pipe ends (made
 /// non-blocking; see [`adopt`]).
@@ -124,7 +82,7 @@ macro_rules! pipe_conversions {
             }
         )*
         crate::sys::fd_traits!($ty, fd);
-        super::evented_by_fd!($ty, fd);
+        crate::evented::evented_by_fd!($ty, fd);
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($ty)).field("fd", &self.fd.as_raw_fd()).finish()

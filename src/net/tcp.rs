@@ -25,7 +25,7 @@ use crate::io::would_block_to_none;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
 use crate::TryAccept;
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -138,7 +138,7 @@ impl From<std::net::TcpListener> for TcpListener {
 }
 
 crate::sys::fd_traits!(TcpListener, fd);
-super::evented_by_fd!(TcpListener, fd);
+crate::evented::evented_by_fd!(TcpListener, fd);
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -253,51 +253,9 @@ impl TcpStream {
     }
 }
 
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        socket::recv(self.fd.as_fd(), buf)
-    }
-    /// One `readv` syscall.
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        socket::recv_vectored(self.fd.as_fd(), bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &TcpStream {
-    /// One `send(MSG_NOSIGNAL)` syscall.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        socket::send(self.fd.as_fd(), buf)
-    }
-    /// One `sendmsg(MSG_NOSIGNAL)` syscall.
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        socket::send_vectored(self.fd.as_fd(), bufs)
-    }
-    /// Does nothing: there is no user-space buffer.
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+// One syscall each: recv, readv, send(MSG_NOSIGNAL), sendmsg(MSG_NOSIGNAL).
+crate::io::read_through_fd!(TcpStream, socket::recv, socket::recv_vectored);
+crate::io::write_through_fd!(TcpStream, socket::send, socket::send_vectored);
 
 impl From<OwnedFd> for TcpStream {
     /// Wraps a TCP socket fd as is; it should already be non-blocking.
@@ -326,7 +284,7 @@ impl From<std::net::TcpStream> for TcpStream {
 }
 
 crate::sys::fd_traits!(TcpStream, fd);
-super::evented_by_fd!(TcpStream, fd);
+crate::evented::evented_by_fd!(TcpStream, fd);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

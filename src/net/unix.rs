@@ -30,7 +30,7 @@ use crate::io::would_block_to_none;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
 use crate::TryAccept;
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
@@ -217,51 +217,9 @@ impl UnixStream {
     }
 }
 
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        socket::recv(self.fd.as_fd(), buf)
-    }
-    /// One `readv` syscall.
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        socket::recv_vectored(self.fd.as_fd(), bufs)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &UnixStream {
-    /// One `send(MSG_NOSIGNAL)` syscall.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        socket::send(self.fd.as_fd(), buf)
-    }
-    /// One `sendmsg(MSG_NOSIGNAL)` syscall.
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        socket::send_vectored(self.fd.as_fd(), bufs)
-    }
-    /// Does nothing: there is no user-space buffer.
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+// One syscall each: recv, readv, send(MSG_NOSIGNAL), sendmsg(MSG_NOSIGNAL).
+crate::io::read_through_fd!(UnixStream, socket::recv, socket::recv_vectored);
+crate::io::write_through_fd!(UnixStream, socket::send, socket::send_vectored);
 
 /// `From<OwnedFd>`, `Into<OwnedFd>`, `From` the std type (made non-blocking), the fd
 /// traits and `Evented`.
@@ -293,7 +251,7 @@ macro_rules! unix_conversions {
             }
         )?
         crate::sys::fd_traits!($ty, fd);
-        super::evented_by_fd!($ty, fd);
+        crate::evented::evented_by_fd!($ty, fd);
     };
 }
 
