@@ -16,7 +16,8 @@
 //! * `READYIO_BENCH_ONLY=NAME`: run only the contender `NAME` (`raw-epoll`, `readyio`,
 //!   `mio`, `polling`) beside nothing else;
 //! * `READYIO_BENCH_STRACE_ROUNDS=N` (with `READYIO_BENCH_PAIRS=K`, default 1): run exactly N
-//!   ping-pong rounds of K pairs for each selected contender and exit; used by
+//!   ping-pong rounds of K pairs for each selected contender and exit;
+//!   `READYIO_BENCH_STRACE_POLLS=N`: run exactly N empty polls and exit. Both are used by
 //!   `ci/syscalls-per-roundtrip.sh` under `strace -c`.
 
 mod support;
@@ -569,6 +570,13 @@ fn main() {
     let names: Vec<&str> = CONTENDERS.iter().copied().filter(|n| only.as_deref().map_or(true, |o| o == *n)).collect();
     assert!(!names.is_empty(), "READYIO_BENCH_ONLY must be one of {CONTENDERS:?}");
 
+    if let Some(polls) = env_number("READYIO_BENCH_STRACE_POLLS") {
+        for name in &names {
+            empty_poll_contender(name).run(polls);
+        }
+        println!("ran {polls} empty polls for {names:?}");
+        return;
+    }
     if let Some(rounds) = env_number("READYIO_BENCH_STRACE_ROUNDS") {
         let k = env_number("READYIO_BENCH_PAIRS").unwrap_or(1) as usize;
         for name in &names {
