@@ -589,7 +589,7 @@ fn main() {
     // Many short samples (about a millisecond each): on a shared machine a sample that the
     // scheduler interrupts is an outlier the median drops, and the contenders alternate
     // often enough to see the same machine.
-    let samples = if quick { 15 } else { 201 };
+    let samples = if quick { 31 } else { 201 };
     let scale = if quick { 5 } else { 1 };
     println!("readyio poll benchmark: {} mode; contenders {names:?}", if quick { "quick" } else { "full" });
 
