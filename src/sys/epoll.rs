@@ -212,4 +212,24 @@ mod tests {
         assert_eq!(timeout_ms(Some(Duration::from_micros(5001))), 6);
         assert_eq!(timeout_ms(Some(Duration::from_secs(u64::MAX))), i32::MAX);
     }
+
+    /// Both wait paths (whole milliseconds: `epoll_wait`; sub-millisecond: `epoll_pwait2`
+    /// where the kernel has it) fill the buffer with the ready fd's event.
+    #[test]
+    fn millisecond_and_sub_millisecond_selects_both_report_ready_fds() {
+        use std::io::Write;
+        let (mut writer, reader) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        let selector = Selector::new().expect("epoll_create1");
+        let level = Trigger { edge: false, oneshot: false };
+        selector.add(reader.as_raw_fd(), 42, Interest { readable: true, writable: false }, level).expect("add");
+        writer.write_all(b"x").expect("write");
+        let mut events = SelectorEvents::with_capacity(8);
+        for timeout in [Duration::from_millis(100), Duration::from_micros(100_500)] {
+            selector.select(&mut events, Some(timeout)).expect("select");
+            assert_eq!(events.len(), 1, "timeout {timeout:?}");
+            let readiness = events.get(0).expect("one event");
+            assert_eq!(readiness.data, 42);
+            assert!(readiness.readable);
+        }
+    }
 }
