@@ -7,9 +7,13 @@
 //!   round every client writes 64 bytes, its server reads them and echoes them back, the
 //!   client reads the echo (ns per round trip = round time / K).
 //!
-//! Every contender makes the same reads and writes: sockets are registered edge-triggered
-//! for reading only, and one read per event drains the socket because a stream read that
-//! returns less than the buffer size has emptied it (epoll(7)).
+//! Every contender makes the same syscalls per round trip: `recv` and `send(MSG_NOSIGNAL)`
+//! (what readyio's `TcpStream`, std's and so mio's and polling's streams call; raw epoll
+//! calls them through libc) and one wait per batch. Sockets are registered edge-triggered
+//! (mio has no other mode) for reading only, and one read per event drains the socket
+//! because a stream read that returns less than the buffer size has emptied it (epoll(7)).
+//!
+//! Run: `cargo bench --bench poll` (add `READYIO_BENCH_QUICK=1` for a smoke run).
 //!
 //! Environment:
 //! * `READYIO_BENCH_QUICK=1`: few, short samples (a smoke run of a few seconds);
