@@ -23,6 +23,8 @@
 //!   ping-pong rounds of K pairs for each selected contender and exit;
 //!   `READYIO_BENCH_STRACE_POLLS=N`: run exactly N empty polls and exit. Both are used by
 //!   `ci/syscalls-per-roundtrip.sh` under `strace -c`.
+// Its floor is raw epoll, so it measures on Linux only; elsewhere it compiles to a stub.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
 
 mod support;
 
@@ -159,11 +161,13 @@ fn stalled() -> ! {
 // Raw epoll through the libc crate: the floor.
 // ---------------------------------------------------------------------------------------
 
+#[cfg(target_os = "linux")]
 struct RawEpoll {
     epfd: OwnedFd,
     events: Vec<libc::epoll_event>,
 }
 
+#[cfg(target_os = "linux")]
 impl RawEpoll {
     fn new() -> RawEpoll {
         // SAFETY: plain syscall; a non-negative result is a new fd that we own.
@@ -221,8 +225,10 @@ impl Stream for RawSocket {
     }
 }
 
+#[cfg(target_os = "linux")]
 struct RawEpollEmpty(RawEpoll);
 
+#[cfg(target_os = "linux")]
 impl Workload for RawEpollEmpty {
     fn run(&mut self, ops: u64) {
         for _ in 0..ops {
@@ -232,11 +238,13 @@ impl Workload for RawEpollEmpty {
     }
 }
 
+#[cfg(target_os = "linux")]
 struct RawEpollPingPong {
     epoll: RawEpoll,
     pairs: Pairs<RawSocket>,
 }
 
+#[cfg(target_os = "linux")]
 impl RawEpollPingPong {
     fn new(pairs: Vec<(TcpStream, TcpStream)>) -> RawEpollPingPong {
         let epoll = RawEpoll::new();
@@ -250,6 +258,7 @@ impl RawEpollPingPong {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl Workload for RawEpollPingPong {
     fn run(&mut self, rounds: u64) {
         for _ in 0..rounds {
@@ -473,6 +482,7 @@ impl Workload for PollingPingPong {
 
 fn empty_poll_contender(name: &str) -> Box<dyn Workload> {
     match name {
+        #[cfg(target_os = "linux")]
         "raw-epoll" => Box::new(RawEpollEmpty(RawEpoll::new())),
         "readyio" => Box::new(ReadyioEmpty(readyio::Poll::with_capacity(EVENTS_CAPACITY).expect("Poll::new"))),
         "mio" => {
@@ -486,6 +496,7 @@ fn empty_poll_contender(name: &str) -> Box<dyn Workload> {
 fn ping_pong_contender(name: &str, k: usize) -> Box<dyn Workload> {
     let pairs = connected_pairs(k);
     match name {
+        #[cfg(target_os = "linux")]
         "raw-epoll" => Box::new(RawEpollPingPong::new(pairs)),
         "readyio" => Box::new(ReadyioPingPong::new(pairs)),
         "mio" => Box::new(MioPingPong::new(pairs)),
@@ -568,6 +579,12 @@ fn env_number(name: &str) -> Option<u64> {
     Some(value.parse().unwrap_or_else(|_| panic!("{name} must be a number, not {value:?}")))
 }
 
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("benches/poll.rs compares against raw epoll and runs on Linux only");
+}
+
+#[cfg(target_os = "linux")]
 fn main() {
     let quick = std::env::var("READYIO_BENCH_QUICK").is_ok_and(|v| v != "0" && !v.is_empty());
     let only = std::env::var("READYIO_BENCH_ONLY").ok();
