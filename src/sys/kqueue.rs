@@ -11,9 +11,9 @@
 //!   then merged), without allocating, and only while some fd has both filters registered
 //!   (the sort costs about 9 ns per result: 2.3 µs for 256);
 //! * every registration change carries `EV_RECEIPT`, so the kernel answers each change with
-//!   its own status and errors surface from the call that caused them (without it, an error
-//!   can arrive later as an `EV_ERROR` event, and a successful change can even consume
-//!   pending events).
+//!   its own status and errors surface from the call that caused them (without it, a change
+//!   list submitted with room for results also returns pending events, which the registering
+//!   call would have to keep, and its errors come back mixed with them).
 //!
 //! # Where this differs from epoll, and why
 //!
@@ -43,8 +43,8 @@
 //!
 //! The translation (interest and trigger to changes; results to `Readiness`) is generated
 //! by the macro `kevent_translation!` for whichever bindings module is in scope as `c`, so
-//! it is unit-tested on Linux against the committed FreeBSD and macOS bindings (the tests
-//! at the end), and compiled for real on the kqueue targets.
+//! it is unit-tested on Linux against the committed FreeBSD, macOS and NetBSD bindings (the
+//! tests at the end), and compiled for real on the kqueue targets.
 
 use super::Readiness;
 
