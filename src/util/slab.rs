@@ -4,23 +4,23 @@
 //! A server keeps one entry per connection and registers each socket under the token its
 //! entry got, so an event's token leads straight back to the connection. Low tokens can be
 //! kept for listeners by starting the slab at an offset (`new_starting_at(Token(1), ..)`).
-//!
-//! Two kinds of slab, chosen at construction:
-//! * **fixed** (`new`, `with_capacity`, `new_starting_at`): storage for `capacity` entries
-//!   is allocated up front, nothing allocates afterwards, and `insert` into a full slab
-//!   returns the value back as `Err` (a server then refuses the connection) instead of
-//!   growing or panicking. [`Slab::grow`] raises the limit explicitly.
-//! * **growable** (`growable`, `growable_starting_at`): `insert` grows the storage as a
-//!   `Vec` does.
-//!
-//! Either way `Token(usize::MAX)` is never handed out (readyio reserves it), and a token
-//! the slab did not give out, or already took back, is `None`, not a panic (except through
-//! `Index`, which panics like every `Index`).
 
 use crate::token::Token;
 use std::ops::{Index, IndexMut};
 
-/// A slab of `T` whose keys are [`Token`]s; see the [module docs](self).
+/// A slab of `T` whose keys are [`Token`]s.
+///
+/// Two kinds of slab, chosen at construction:
+/// * **fixed** (`new`, `with_capacity`, `new_starting_at`): storage for `capacity` entries
+///   is allocated up front, nothing allocates afterwards, and `insert` into a full slab
+///   returns the value back as `Err` (a server then refuses the connection) instead of
+///   growing or panicking. [`Slab::grow`] raises the limit explicitly.
+/// * **growable** (`growable`, `growable_starting_at`): `insert` grows the storage as a
+///   `Vec` does.
+///
+/// Either way `Token(usize::MAX)` is never handed out (readyio reserves it), and a token
+/// the slab did not give out, or already took back, is `None`, not a panic (except through
+/// `Index`, which panics like every `Index`).
 ///
 /// ```
 /// use readyio::util::Slab;
@@ -53,7 +53,7 @@ impl<T> Slab<T> {
 
     /// A fixed slab for at most `capacity` entries, tokens from `Token(0)`.
     ///
-    /// Unlike `Vec::with_capacity`, the capacity is a limit: see the [module docs](self).
+    /// Unlike `Vec::with_capacity`, the capacity is a limit: see [`Slab`].
     pub fn with_capacity(capacity: usize) -> Slab<T> {
         Slab::new_starting_at(Token(0), capacity)
     }
