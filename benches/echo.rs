@@ -1,19 +1,21 @@
 //! Echo of 1 GiB over a loopback TCP connection, the server side buffering through one of:
 //!
-//! * `RingBuf`: `try_read_buf_vectored` (one `read`/`readv` even when the free space
-//!   wraps) and `try_write_buf` (one `writev` even when the data wraps); never copies.
+//! * `RingBuf`: `try_read_buf_vectored` (one `recv`/`readv` even when the free space
+//!   wraps) and `try_write_buf` (one `sendmsg` even when the data wraps); never copies.
 //! * `Vec<u8> copy loop`: a plain array, `read` appends at the end, `write` from the
 //!   start, compacted (`copy_within`) when the end is reached with data still unsent.
 //! * `BytesMut`: `try_read_buf` (the generic `BufMut` path, which zero-fills the chunk it
-//!   reads into) and `try_write_buf`, reclaiming its storage with `reserve` when drained.
+//!   reads into) into its spare tail, and `try_write_buf`; the front of its storage comes
+//!   back (`clear` + `reserve`: no copy, no allocation) once it is drained.
 //!
-//! All three use a 64 KiB buffer, readyio's `Poll` (edge-triggered) and the same client:
-//! one thread that sends and receives through non-blocking sockets. Contenders run
+//! All three use a 64 KiB buffer, readyio's `tcp::TcpStream` and `Poll` (edge-triggered)
+//! and the same client: one thread that sends and receives through non-blocking sockets. Contenders run
 //! interleaved in one process, a different order each round; round 0 is a warm-up that
 //! also checks every echoed byte. Reported: median throughput, ratio to the best other
-//! contender, the server thread's syscalls per MiB (the kernel's `/proc/thread-self/io`
-//! counts of read and write calls, plus one per `epoll_wait`), and heap allocations
-//! during the transfers (process-wide, counting allocator).
+//! contender, the server's syscalls per MiB echoed (it counts its read, write and poll
+//! calls, each exactly one syscall: `recv`/`readv`, `send`/`sendmsg`, `epoll_wait`; check
+//! with `strace -c -f` and `READYIO_ECHO_ONLY`), and heap allocations during the transfers
+//! (process-wide, counting allocator).
 //!
 //! `READYIO_BENCH_QUICK=1`: 64 MiB per echo, 3 rounds. `READYIO_ECHO_ONLY=ring|vec|bytesmut`
 //! runs one contender, e.g. under `strace -c -f` to count syscalls independently.
@@ -22,12 +24,10 @@
 mod support;
 
 use readyio::buf::{BytesMut, RingBuf};
-use readyio::{EventSet, Io, Poll, PollOpt, Token, TryRead, TryWrite};
-use std::fs::File;
+use readyio::tcp::TcpStream as Stream;
+use readyio::{EventSet, Poll, PollOpt, Token, TryRead, TryWrite};
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use support::counting_alloc::{allocations, CountingAlloc};
@@ -46,8 +46,8 @@ trait EchoBuffer {
     fn name(&self) -> &'static str;
     fn has_room(&self) -> bool;
     fn has_data(&self) -> bool;
-    fn fill(&mut self, socket: &mut Io) -> io::Result<Option<usize>>;
-    fn drain(&mut self, socket: &mut Io) -> io::Result<Option<usize>>;
+    fn fill(&mut self, socket: &mut Stream) -> io::Result<Option<usize>>;
+    fn drain(&mut self, socket: &mut Stream) -> io::Result<Option<usize>>;
 }
 
 struct Ring(RingBuf);
@@ -62,10 +62,10 @@ impl EchoBuffer for Ring {
     fn has_data(&self) -> bool {
         !self.0.is_empty()
     }
-    fn fill(&mut self, socket: &mut Io) -> io::Result<Option<usize>> {
+    fn fill(&mut self, socket: &mut Stream) -> io::Result<Option<usize>> {
         socket.try_read_buf_vectored(&mut self.0)
     }
-    fn drain(&mut self, socket: &mut Io) -> io::Result<Option<usize>> {
+    fn drain(&mut self, socket: &mut Stream) -> io::Result<Option<usize>> {
         socket.try_write_buf(&mut self.0)
     }
 }
@@ -86,7 +86,7 @@ impl EchoBuffer for CopyLoop {
     fn has_data(&self) -> bool {
         self.start < self.end
     }
-    fn fill(&mut self, socket: &mut Io) -> io::Result<Option<usize>> {
+    fn fill(&mut self, socket: &mut Stream) -> io::Result<Option<usize>> {
         if self.end == self.storage.len() {
             self.storage.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -96,7 +96,7 @@ impl EchoBuffer for CopyLoop {
         self.end += read.unwrap_or(0);
         Ok(read)
     }
-    fn drain(&mut self, socket: &mut Io) -> io::Result<Option<usize>> {
+    fn drain(&mut self, socket: &mut Stream) -> io::Result<Option<usize>> {
         let written = socket.try_write(&self.storage[self.start..self.end])?;
         self.start += written.unwrap_or(0);
         if self.start == self.end {
@@ -120,10 +120,10 @@ impl EchoBuffer for Bytes {
     fn has_data(&self) -> bool {
         !self.0.is_empty()
     }
-    fn fill(&mut self, socket: &mut Io) -> io::Result<Option<usize>> {
+    fn fill(&mut self, socket: &mut Stream) -> io::Result<Option<usize>> {
         socket.try_read_buf(&mut self.0)
     }
-    fn drain(&mut self, socket: &mut Io) -> io::Result<Option<usize>> {
+    fn drain(&mut self, socket: &mut Stream) -> io::Result<Option<usize>> {
         let written = socket.try_write_buf(&mut self.0)?;
         if self.0.is_empty() {
             // Reclaims the whole original allocation: no data to move, nothing allocated.
@@ -131,26 +131,6 @@ impl EchoBuffer for Bytes {
             self.0.reserve(BUFFER);
         }
         Ok(written)
-    }
-}
-
-/// The calling thread's read and write syscall counts (`/proc/thread-self/io`).
-struct ThreadIo(File);
-
-impl ThreadIo {
-    fn open() -> ThreadIo {
-        ThreadIo(File::open("/proc/thread-self/io").expect("/proc/thread-self/io"))
-    }
-    /// (read syscalls, write syscalls); the `pread` doing this counts as one read.
-    fn counts(&self) -> (u64, u64) {
-        let mut text = [0u8; 1024];
-        let len = self.0.read_at(&mut text, 0).expect("read /proc/thread-self/io");
-        let text = std::str::from_utf8(&text[..len]).unwrap();
-        let field = |name: &str| -> u64 {
-            let line = text.lines().find(|l| l.starts_with(name)).expect(name);
-            line[name.len()..].trim().parse().unwrap()
-        };
-        (field("syscr:"), field("syscw:"))
     }
 }
 
@@ -168,15 +148,15 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
 
-fn nonblocking_io(stream: TcpStream) -> Io {
-    stream.set_nonblocking(true).unwrap();
+fn nonblocking_stream(stream: TcpStream) -> Stream {
+    let stream = Stream::from_std(stream).unwrap();
     stream.set_nodelay(true).unwrap();
-    Io::from(OwnedFd::from(stream))
+    stream
 }
 
 /// The client: sends `total` bytes and receives the echo, in one thread with its own Poll.
 fn client(stream: TcpStream, total: usize, verify: bool, start: Arc<Barrier>, done: Arc<Barrier>) {
-    let mut socket = nonblocking_io(stream);
+    let mut socket = nonblocking_stream(stream);
     let mut poll = Poll::new().unwrap();
     poll.register(&socket, Token(0), EventSet::readable() | EventSet::writable(), PollOpt::edge()).unwrap();
     // 251 extra bytes let every send start at the pattern phase of its stream offset.
@@ -222,21 +202,20 @@ fn echo<B: EchoBuffer>(buffer: &mut B, total: usize, verify: bool) -> Sample {
         let (start, done) = (start.clone(), done.clone());
         std::thread::spawn(move || client(client_stream, total, verify, start, done))
     };
-    let mut socket = nonblocking_io(listener.accept().unwrap().0);
+    let mut socket = nonblocking_stream(listener.accept().unwrap().0);
     let mut poll = Poll::new().unwrap();
     poll.register(&socket, Token(0), EventSet::readable() | EventSet::writable(), PollOpt::edge()).unwrap();
-    let thread_io = ThreadIo::open();
 
     start.wait();
     let allocations_before = allocations();
-    let (reads_before, writes_before) = thread_io.counts();
     let began = Instant::now();
-    let (mut echoed, mut polls) = (0usize, 0u64);
+    let (mut echoed, mut reads, mut writes, mut polls) = (0usize, 0u64, 0u64, 0u64);
     while echoed < total {
         let mut progressed = true;
         while progressed {
             progressed = false;
             if buffer.has_room() {
+                reads += 1;
                 match buffer.fill(&mut socket).unwrap() {
                     Some(0) => panic!("client closed early"),
                     Some(_) => progressed = true,
@@ -244,6 +223,7 @@ fn echo<B: EchoBuffer>(buffer: &mut B, total: usize, verify: bool) -> Sample {
                 }
             }
             if buffer.has_data() {
+                writes += 1;
                 if let Some(n) = buffer.drain(&mut socket).unwrap() {
                     echoed += n;
                     progressed = n > 0;
@@ -257,17 +237,9 @@ fn echo<B: EchoBuffer>(buffer: &mut B, total: usize, verify: bool) -> Sample {
     }
     done.wait();
     let seconds = began.elapsed().as_secs_f64();
-    let (reads_after, writes_after) = thread_io.counts();
     let allocations = allocations() - allocations_before;
     client.join().unwrap();
-    Sample {
-        seconds,
-        // The second `counts()` read itself counts once.
-        reads: reads_after - reads_before - 1,
-        writes: writes_after - writes_before,
-        polls,
-        allocations,
-    }
+    Sample { seconds, reads, writes, polls, allocations }
 }
 
 fn main() {
@@ -304,7 +276,7 @@ fn main() {
 
     let mut rows = Vec::new();
     let mut throughput = [f64::NAN; 3];
-    println!("\n| contender | median MiB/s | read calls/MiB | write calls/MiB | epoll_wait/MiB | allocations during all transfers |");
+    println!("\n| contender | median MiB/s | server reads/MiB | server writes/MiB | server epoll_wait/MiB | allocations during all transfers |");
     println!("|---|---:|---:|---:|---:|---:|");
     for &i in &selected {
         let s = &samples[i];
