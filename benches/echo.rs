@@ -254,12 +254,16 @@ fn main() {
     let keys = ["vec", "bytesmut", "ring"];
     let selected: Vec<usize> = (0..3).filter(|&i| only.as_deref().map_or(true, |o| o == keys[i])).collect();
     let mut samples: Vec<Vec<Sample>> = (0..3).map(|_| Vec::new()).collect();
+    // RingBuf's throughput over the best other contender's, within each round: pairs
+    // samples taken seconds apart, so slow drift in the machine's load cancels out.
+    let mut round_ratios = Vec::new();
     // Over every round, warm-up included: the buffers must not allocate even while new.
     let mut transfer_allocations = [0u64; 3];
 
     println!("echo of {} MiB per sample over loopback TCP, {BUFFER}-byte server buffer, {rounds} rounds", total >> 20);
     for round in 0..=rounds {
         let verify = round == 0;
+        let mut seconds = [f64::NAN; 3];
         for k in 0..selected.len() {
             let which = selected[(k + round) % selected.len()];
             let sample = match which {
@@ -268,9 +272,13 @@ fn main() {
                 _ => echo(&mut ring, total, verify),
             };
             transfer_allocations[which] += sample.allocations;
+            seconds[which] = sample.seconds;
             if round > 0 {
                 samples[which].push(sample);
             }
+        }
+        if round > 0 && selected.len() == 3 {
+            round_ratios.push(seconds[0].min(seconds[1]) / seconds[2]);
         }
     }
 
@@ -302,7 +310,13 @@ fn main() {
     print_table("Echo time per sample", "ms", names[0], &rows);
     if selected.len() == 3 {
         let best_other = throughput[0].max(throughput[1]);
-        println!("\nRingBuf throughput / best other: {:.3}x", throughput[2] / best_other);
+        println!("\nRingBuf throughput / best other: {:.3}x (ratio of medians)", throughput[2] / best_other);
+        let spread: Vec<String> = round_ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "RingBuf / best other, median of per-round ratios: {:.3}x (rounds: {})",
+            median(&mut round_ratios),
+            spread.join(" ")
+        );
     }
     io::stdout().flush().unwrap();
 }

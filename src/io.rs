@@ -155,9 +155,10 @@ pub trait TryWrite {
     /// Writes from `buf`: `Ok(Some(n))`, or `Ok(None)` if the handle cannot take data yet.
     fn try_write(&mut self, buf: &[u8]) -> io::Result<Option<usize>>;
 
-    /// Writes from any [`Buf`] with one `write_vectored` over its chunks (one `writev` for
-    /// a wrapped [`RingBuf`](crate::buf::RingBuf) or a `Chain`), and advances it by the
-    /// bytes written.
+    /// Writes from any [`Buf`] with one call, and advances it by the bytes written: one
+    /// `write_vectored` over its chunks when it has several (one `writev`/`sendmsg` for a
+    /// wrapped [`RingBuf`](crate::buf::RingBuf) or a `Chain`), a plain `write` when it has
+    /// one (the cheaper syscall for sockets: `send` rather than `sendmsg`).
     ///
     /// An empty `buf` gives `Ok(Some(0))` without a syscall. At most 64 chunks go out per
     /// call (the iovec array lives on the stack); the rest goes out on the next call.
@@ -170,7 +171,11 @@ pub trait TryWrite {
         }
         let mut slices = [IoSlice::new(&[]); MAX_WRITE_CHUNKS];
         let count = buf.chunks_vectored(&mut slices);
-        let written = match would_block_to_none(self.write_vectored(&slices[..count]))? {
+        let result = match count {
+            1 => self.write(&slices[0]),
+            _ => self.write_vectored(&slices[..count]),
+        };
+        let written = match would_block_to_none(result)? {
             Some(written) => written,
             None => return Ok(None),
         };
