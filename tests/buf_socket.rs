@@ -5,7 +5,9 @@
 //! The syscall count is the kernel's own: `/proc/thread-self/io` counts this thread's read
 //! (`syscr`) and write (`syscw`) syscalls, `readv`/`writev` included, and the bytes they
 //! moved (`rchar`/`wchar`). Reading that file costs one `pread`, which is measured and
-//! subtracted. `ci/syscall_count.sh` checks the same tests under `strace`.
+//! subtracted. `ci/syscall_count.sh` checks the same tests under `strace`. Linux only,
+//! for that file.
+#![cfg(target_os = "linux")]
 
 use readyio::buf::{Buf, BufMut, BytesMut, RingBuf};
 use readyio::{Io, TryRead, TryWrite};
