@@ -39,8 +39,9 @@
 //!   must not be handed uninitialised memory).
 //! * [`BufMutVectored`] is this crate's extension of [`BufMut`]: "fill me with one read
 //!   call". Its provided method does what `try_read_buf` does; [`RingBuf`] overrides it
-//!   with one `read_vectored` (`readv`) over both free regions, and `&mut [u8]` overrides
-//!   it to skip the zero-fill. It is implemented for `Vec<u8>`, [`BytesMut`], `&mut [u8]`,
+//!   with one `read_vectored` (`readv`) over both free regions when its free space wraps
+//!   (a plain `read` when it is one region), and `&mut [u8]` overrides it to skip the
+//!   zero-fill. It is implemented for `Vec<u8>`, [`BytesMut`], `&mut [u8]`,
 //!   [`RingBuf`] and `&mut B`; implement it for your own buffer with an empty `impl`.
 //! * [`TryRead::try_read_buf_vectored`](crate::TryRead::try_read_buf_vectored) reads
 //!   through that hook, so a wrapped [`RingBuf`] is filled by exactly one syscall.
