@@ -28,6 +28,9 @@ mod poll;
 mod selector;
 mod token;
 
+pub mod buf;
+pub mod util;
+
 pub use event::{EventSet, IoEvent, PollOpt};
 pub use evented::Evented;
 pub use io::{Io, TryAccept, TryRead, TryWrite};
