@@ -21,6 +21,7 @@
 mod sys;
 
 mod event;
+mod event_loop;
 mod evented;
 mod io;
 mod poll;
@@ -28,9 +29,15 @@ mod selector;
 mod token;
 
 pub use event::{EventSet, IoEvent, PollOpt};
+pub use event_loop::{EventLoop, EventLoopConfig, Handler, NotifyError, Sender, Timeout, TimerError, TimerResult};
 pub use evented::Evented;
 pub use io::{Io, TryAccept, TryRead, TryWrite};
 pub use poll::{Events, Poll, DEFAULT_EVENTS_CAPACITY};
 pub use selector::Selector;
 pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub use token::Token;
+
+/// The names most programs using an [`EventLoop`] need: `use readyio::prelude::*;`.
+pub mod prelude {
+    pub use crate::{EventLoop, EventSet, Handler, PollOpt, Token, TryRead, TryWrite};
+}

@@ -148,16 +148,6 @@ impl<T> TimerWheel<T> {
         self.len == 0
     }
 
-    /// How many timers the wheel can hold.
-    pub fn capacity(&self) -> usize {
-        self.entries.capacity()
-    }
-
-    /// The tick length in nanoseconds.
-    pub fn tick_ns(&self) -> u64 {
-        self.tick_ns
-    }
-
     /// Adds a timer firing at `deadline_ns` (a deadline already past fires at the next
     /// [`poll`](Self::poll)). O(1). Gives `value` back if the wheel is full.
     pub fn insert(&mut self, deadline_ns: u64, value: T) -> Result<TimerKey, T> {
