@@ -1,11 +1,11 @@
 //! The timing wheel allocates nothing after construction (its own binary, because the
 //! counting allocator counts the whole process).
 
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 #[path = "../src/event_loop/timer_wheel.rs"]
 #[allow(dead_code)]
 mod timer_wheel;
-#[path = "support/counting_alloc.rs"]
-mod counting_alloc;
 
 use timer_wheel::TimerWheel;
 
@@ -23,10 +23,17 @@ fn the_wheel_allocates_nothing_after_construction() {
     let mut now = 0;
     for round in 0..20u64 {
         for i in 0..5_000 {
-            keys.push(wheel.insert(now + {
-                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (rng >> 33) % (2_000 * MS)
-            }, i).unwrap());
+            keys.push(
+                wheel
+                    .insert(
+                        now + {
+                            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                            (rng >> 33) % (2_000 * MS)
+                        },
+                        i,
+                    )
+                    .unwrap(),
+            );
         }
         for key in keys.drain(..).step_by(2) {
             wheel.cancel(key);

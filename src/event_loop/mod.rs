@@ -90,7 +90,12 @@ impl<H: Handler> EventLoop<H> {
         let mut poll = Poll::with_capacity(DEFAULT_EVENTS_CAPACITY)?;
         let notify = Receiver::new(config.notify_capacity)?;
         // Edge-triggered and never read: see notify.rs.
-        poll.selector().register_any_token(notify.waker_fd(), Token::RESERVED, EventSet::readable(), PollOpt::edge())?;
+        poll.selector().register_any_token(
+            notify.waker_fd(),
+            Token::RESERVED,
+            EventSet::readable(),
+            PollOpt::edge(),
+        )?;
         let tick_ns = u64::try_from(config.timer_tick.as_nanos()).unwrap_or(u64::MAX);
         Ok(EventLoop {
             poll,

@@ -134,7 +134,8 @@ pub(crate) struct Receiver<M> {
 impl<M> Receiver<M> {
     /// A channel of `capacity` (at least 1) messages and its waker.
     pub(crate) fn new(capacity: usize) -> io::Result<Receiver<M>> {
-        let shared = Shared { queue: ArrayQueue::new(capacity.max(1)), state: AtomicU8::new(AWAKE), waker: Waker::new()? };
+        let shared =
+            Shared { queue: ArrayQueue::new(capacity.max(1)), state: AtomicU8::new(AWAKE), waker: Waker::new()? };
         Ok(Receiver { shared: Arc::new(shared) })
     }
 

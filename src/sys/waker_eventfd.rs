@@ -12,8 +12,8 @@
 //! `eventfd(2)`, `epoll(7)` ("edge-triggered").
 
 use super::bindings as c;
-use super::fd::{self, owned};
 use super::cvt;
+use super::fd::{self, owned};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 

@@ -11,8 +11,8 @@
 //! `pipe(2)`, `pipe2(2)`.
 
 use super::bindings as c;
-use super::fd::{self, owned};
 use super::cvt;
+use super::fd::{self, owned};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
