@@ -288,8 +288,11 @@ fn latency() {
     let rounds = if quick() { 200 } else { 1000 };
     let samples = if quick() { 3 } else { 7 };
     type Run = fn(usize) -> Vec<f64>;
-    let contenders: [(&str, Run); 3] =
-        [("raw eventfd + epoll_wait", raw_eventfd_latency), ("readyio Sender", readyio_latency), ("mio Waker + crossbeam", mio_latency)];
+    let contenders: [(&str, Run); 3] = [
+        ("raw eventfd + epoll_wait", raw_eventfd_latency),
+        ("readyio Sender", readyio_latency),
+        ("mio Waker + crossbeam", mio_latency),
+    ];
     let mut all: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     let mut medians: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     for _ in 0..samples {

@@ -9,10 +9,10 @@
 //!
 //! `READYIO_BENCH_QUICK=1` shrinks both parts to a few seconds.
 
+mod support;
 #[path = "../src/event_loop/timer_wheel.rs"]
 #[allow(dead_code)]
 mod timer_wheel;
-mod support;
 
 use hierarchical_hash_wheel_timer::wheels::cancellable::{CancellableTimerEntry, QuadWheelWithOverflow};
 use readyio::{EventLoop, Handler};
@@ -170,8 +170,11 @@ fn data_structures() {
     let samples = if quick() { 3 } else { 5 };
     let deadlines = deadlines(n);
     type Run = fn(&[u64]) -> Phases;
-    let contenders: [(&str, Run); 3] =
-        [("readyio TimerWheel", run_readyio), ("std BinaryHeap", run_binary_heap), ("hierarchical_hash_wheel_timer", run_hhwt)];
+    let contenders: [(&str, Run); 3] = [
+        ("readyio TimerWheel", run_readyio),
+        ("std BinaryHeap", run_binary_heap),
+        ("hierarchical_hash_wheel_timer", run_hhwt),
+    ];
     let mut results: Vec<Vec<Phases>> = vec![Vec::new(); contenders.len()];
     for _ in 0..samples {
         for (i, (_, run)) in contenders.iter().enumerate() {
@@ -219,7 +222,8 @@ impl Handler for Lateness {
     fn timeout(&mut self, event_loop: &mut EventLoop<Self>, i: u32) {
         let now = Instant::now();
         let deadline = self.deadlines[i as usize];
-        let late = if now >= deadline { (now - deadline).as_nanos() as i128 } else { -((deadline - now).as_nanos() as i128) };
+        let late =
+            if now >= deadline { (now - deadline).as_nanos() as i128 } else { -((deadline - now).as_nanos() as i128) };
         self.late_ns.push(late);
         if self.late_ns.len() == self.deadlines.len() {
             event_loop.shutdown();
@@ -245,7 +249,9 @@ fn lateness_on_idle_loop() {
     let mut late: Vec<f64> = handler.late_ns.iter().map(|&l| l as f64 / 1000.0).collect();
     late.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| late[((late.len() - 1) as f64 * p).round() as usize];
-    println!("\n### Timer lateness on an idle EventLoop: {n} timeouts, random delays 1 ms ..= {span_ms} ms, 1 ms tick\n");
+    println!(
+        "\n### Timer lateness on an idle EventLoop: {n} timeouts, random delays 1 ms ..= {span_ms} ms, 1 ms tick\n"
+    );
     println!("| timers | p50 µs | p99 µs | max µs | fired early |");
     println!("|---:|---:|---:|---:|---:|");
     println!("| {n} | {:.1} | {:.1} | {:.1} | {early} |", pct(0.5), pct(0.99), late[late.len() - 1]);
