@@ -44,3 +44,34 @@ impl Evented for EventedFd<'_> {
         selector.deregister(*self.0)
     }
 }
+
+/// Implements [`Evented`](crate::Evented) for a type that owns its fd in `$field`, by
+/// registering that fd.
+macro_rules! evented_by_fd {
+    ($ty:ty, $field:ident) => {
+        impl $crate::Evented for $ty {
+            fn register(
+                &self,
+                selector: &mut $crate::Selector,
+                token: $crate::Token,
+                interest: $crate::EventSet,
+                opts: $crate::PollOpt,
+            ) -> ::std::io::Result<()> {
+                selector.register(::std::os::fd::AsRawFd::as_raw_fd(&self.$field), token, interest, opts)
+            }
+            fn reregister(
+                &self,
+                selector: &mut $crate::Selector,
+                token: $crate::Token,
+                interest: $crate::EventSet,
+                opts: $crate::PollOpt,
+            ) -> ::std::io::Result<()> {
+                selector.reregister(::std::os::fd::AsRawFd::as_raw_fd(&self.$field), token, interest, opts)
+            }
+            fn deregister(&self, selector: &mut $crate::Selector) -> ::std::io::Result<()> {
+                selector.deregister(::std::os::fd::AsRawFd::as_raw_fd(&self.$field))
+            }
+        }
+    };
+}
+pub(crate) use evented_by_fd;

@@ -1,13 +1,9 @@
 //! `Io` (an owned non-blocking fd) and the non-blocking traits `TryRead`, `TryWrite` and
 //! `TryAccept`, which turn `WouldBlock` into `Ok(None)`.
 
-use crate::event::{EventSet, PollOpt};
-use crate::evented::Evented;
-use crate::selector::Selector;
 use crate::sys::fd;
-use crate::token::Token;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 
 /// An owned file descriptor used for non-blocking IO; closed on drop.
 ///
@@ -55,59 +51,64 @@ impl From<RawFd> for Io {
 
 crate::sys::fd_traits!(Io, fd);
 
-impl Read for Io {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
+/// Implements `Read` for `$ty` and `&$ty` (so a shared handle can read, as with std's
+/// sockets) by calling `$read(fd, buf)` and `$readv(fd, bufs)` on the fd in `self.fd`:
+/// one syscall per call.
+macro_rules! read_through_fd {
+    ($ty:ty, $read:path, $readv:path) => {
+        impl ::std::io::Read for $ty {
+            fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
+                (&*self).read(buf)
+            }
+            fn read_vectored(&mut self, bufs: &mut [::std::io::IoSliceMut<'_>]) -> ::std::io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+        }
+        impl ::std::io::Read for &$ty {
+            fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
+                $read(::std::os::fd::AsFd::as_fd(&self.fd), buf)
+            }
+            fn read_vectored(&mut self, bufs: &mut [::std::io::IoSliceMut<'_>]) -> ::std::io::Result<usize> {
+                $readv(::std::os::fd::AsFd::as_fd(&self.fd), bufs)
+            }
+        }
+    };
 }
+pub(crate) use read_through_fd;
 
-impl Read for &Io {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        fd::read(self.fd.as_fd(), buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        fd::readv(self.fd.as_fd(), bufs)
-    }
+/// Implements `Write` for `$ty` and `&$ty` by calling `$write(fd, buf)` and
+/// `$writev(fd, bufs)` on the fd in `self.fd`; `flush` does nothing (no user-space buffer).
+macro_rules! write_through_fd {
+    ($ty:ty, $write:path, $writev:path) => {
+        impl ::std::io::Write for $ty {
+            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
+                (&*self).write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+            fn flush(&mut self) -> ::std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl ::std::io::Write for &$ty {
+            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
+                $write(::std::os::fd::AsFd::as_fd(&self.fd), buf)
+            }
+            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+                $writev(::std::os::fd::AsFd::as_fd(&self.fd), bufs)
+            }
+            fn flush(&mut self) -> ::std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
 }
+pub(crate) use write_through_fd;
 
-impl Write for Io {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &Io {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        fd::write(self.fd.as_fd(), buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        fd::writev(self.fd.as_fd(), bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Evented for Io {
-    fn register(&self, selector: &mut Selector, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
-        selector.register(self.as_raw_fd(), token, interest, opts)
-    }
-    fn reregister(&self, selector: &mut Selector, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
-        selector.reregister(self.as_raw_fd(), token, interest, opts)
-    }
-    fn deregister(&self, selector: &mut Selector) -> io::Result<()> {
-        selector.deregister(self.as_raw_fd())
-    }
-}
+read_through_fd!(Io, fd::read, fd::readv);
+write_through_fd!(Io, fd::write, fd::writev);
+crate::evented::evented_by_fd!(Io, fd);
 
 /// Non-blocking reads: `Ok(None)` instead of a `WouldBlock` error.
 ///

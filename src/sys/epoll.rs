@@ -43,10 +43,6 @@ impl SelectorEvents {
         self.buf.len()
     }
 
-    pub(crate) fn capacity(&self) -> usize {
-        self.buf.capacity()
-    }
-
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
     }

@@ -50,33 +50,27 @@ pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usi
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Result<()> {
     let raw = fd.as_raw_fd();
     // SAFETY: F_GETFL takes no third argument and only reads the fd's flags.
-    let flags = cvt(unsafe { c::fcntl(raw, c::F_GETFL as i32) })?;
-    let wanted = if nonblocking { flags | c::O_NONBLOCK as i32 } else { flags & !(c::O_NONBLOCK as i32) };
+    let flags = cvt(unsafe { c::fcntl(raw, c::F_GETFL) })?;
+    let wanted = if nonblocking { flags | c::O_NONBLOCK } else { flags & !c::O_NONBLOCK };
     if wanted != flags {
         // SAFETY: F_SETFL takes an int flags argument.
-        cvt(unsafe { c::fcntl(raw, c::F_SETFL as i32, wanted) })?;
+        cvt(unsafe { c::fcntl(raw, c::F_SETFL, wanted) })?;
     }
     Ok(())
 }
 
 /// Sets `FD_CLOEXEC` with `fcntl(2)`, for the calls that cannot set it atomically.
+#[cfg_attr(not(target_vendor = "apple"), allow(dead_code))] // only Apple lacks the atomic forms
 pub(crate) fn set_cloexec(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: F_SETFD takes an int flags argument; FD_CLOEXEC is the only fd flag.
-    cvt(unsafe { c::fcntl(fd.as_raw_fd(), c::F_SETFD as i32, c::FD_CLOEXEC as i32) })?;
+    cvt(unsafe { c::fcntl(fd.as_raw_fd(), c::F_SETFD, c::FD_CLOEXEC) })?;
     Ok(())
-}
-
-/// Whether `O_NONBLOCK` is set.
-pub(crate) fn is_nonblocking(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    // SAFETY: F_GETFL takes no third argument.
-    let flags = cvt(unsafe { c::fcntl(fd.as_raw_fd(), c::F_GETFL as i32) })?;
-    Ok(flags & c::O_NONBLOCK as i32 != 0)
 }
 
 /// Duplicates `fd` with close-on-exec set (`F_DUPFD_CLOEXEC`).
 pub(crate) fn duplicate(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC takes the lowest acceptable new fd number.
-    let new = cvt(unsafe { c::fcntl(fd.as_raw_fd(), c::F_DUPFD_CLOEXEC as i32, 0) })?;
+    let new = cvt(unsafe { c::fcntl(fd.as_raw_fd(), c::F_DUPFD_CLOEXEC, 0) })?;
     Ok(owned(new))
 }
 

@@ -28,6 +28,8 @@
 
 pub(crate) mod bindings;
 pub(crate) mod fd;
+pub(crate) mod pipe;
+pub(crate) mod socket;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;
