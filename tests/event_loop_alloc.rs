@@ -32,6 +32,8 @@ impl Evented for Fd {
 }
 
 const PAIRS: usize = 4;
+/// The value of timers that are never cleared.
+const FIRE_ONLY: usize = usize::MAX;
 
 /// Ping-pong over `PAIRS` loopback connections: client `2i` writes, server `2i + 1` echoes.
 struct Busy {
@@ -70,6 +72,14 @@ impl Handler for Busy {
         }
         let delay = Duration::from_micros(200 + (self.next_timer as u64 % 7) * 100);
         self.pending[slot] = Some(event_loop.timeout(slot, delay).unwrap());
+        // And, whatever the machine's speed, some that surely fire and some surely cleared.
+        if self.next_timer % 16 == 0 {
+            event_loop.timeout(FIRE_ONLY, Duration::from_micros(50)).unwrap();
+            let far = event_loop.timeout(FIRE_ONLY, Duration::from_secs(60)).unwrap();
+            if event_loop.clear_timeout(far) {
+                self.timers_cleared += 1;
+            }
+        }
     }
 
     fn notify(&mut self, _: &mut EventLoop<Self>, _: u64) {
@@ -78,7 +88,9 @@ impl Handler for Busy {
 
     fn timeout(&mut self, _: &mut EventLoop<Self>, slot: usize) {
         self.timers_fired += 1;
-        self.pending[slot] = None;
+        if slot != FIRE_ONLY {
+            self.pending[slot] = None;
+        }
     }
 }
 
