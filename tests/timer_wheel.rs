@@ -195,3 +195,38 @@ fn random_operations_match_a_sorted_model_with_huge_horizons() {
     matches_model(64, MS, u64::MAX / 256, 4);
     matches_model(1024, 7, u64::MAX / 128, 5);
 }
+
+#[test]
+fn timers_cancelled_while_due_never_block_new_ones_or_fire() {
+    // Capacity 3, all within the current tick: cancelled records stay in the due queue as
+    // stale ones until it is compacted, which must happen without losing live timers.
+    let mut wheel = TimerWheel::new(3, MS, 64);
+    assert_eq!(wheel.poll(10 * MS), None);
+    let keep = wheel.insert(10 * MS + 900_000, 1000).unwrap();
+    for round in 0..100u32 {
+        let a = wheel.insert(10 * MS + 500_000 + u64::from(round), round).unwrap();
+        let b = wheel.insert(10 * MS + 100_000, round + 1).unwrap();
+        assert_eq!(wheel.cancel(b), Some(round + 1));
+        assert_eq!(wheel.cancel(a), Some(round));
+    }
+    assert_eq!(wheel.len(), 1);
+    assert_eq!(wheel.next_deadline(), Some(10 * MS + 900_000), "the front of the queue is live");
+    assert_eq!(drain(&mut wheel, 11 * MS), vec![1000]);
+    assert_eq!(wheel.cancel(keep), None);
+}
+
+#[test]
+fn a_slot_with_many_timers_cancelled_in_any_order_keeps_the_rest() {
+    let mut wheel = TimerWheel::new(1000, MS, 64);
+    let keys: Vec<TimerKey> = (0..1000u32).map(|i| wheel.insert(5_000 * MS + u64::from(i), i).unwrap()).collect();
+    let mut rng = Rng(99);
+    let mut cancelled = std::collections::HashSet::new();
+    for _ in 0..600 {
+        let i = rng.below(1000) as usize;
+        let expected = if cancelled.insert(i) { Some(i as u32) } else { None };
+        assert_eq!(wheel.cancel(keys[i]), expected);
+    }
+    let fired = drain(&mut wheel, 6_000 * MS);
+    let expected: Vec<u32> = (0..1000u32).filter(|i| !cancelled.contains(&(*i as usize))).collect();
+    assert_eq!(fired, expected, "the survivors fire in deadline order");
+}
