@@ -9,10 +9,11 @@
 
 mod support;
 
-use readyio::{EventLoop, EventSet, Evented, Handler, Poll, PollOpt, Selector, Token};
+use readyio::unix::EventedFd;
+use readyio::{EventLoop, EventSet, Handler, Poll, PollOpt, Token};
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 use support::counting_alloc::{allocations, CountingAlloc};
 use support::{median, print_table, Row};
@@ -132,25 +133,11 @@ fn mio_poll(k: usize, messages: u64) -> Sample {
     finish(start, allocs, pp.messages)
 }
 
-struct Fd(RawFd);
-
-impl Evented for Fd {
-    fn register(&self, selector: &mut Selector, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
-        selector.register(self.0, token, interest, opts)
-    }
-    fn reregister(&self, selector: &mut Selector, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
-        selector.reregister(self.0, token, interest, opts)
-    }
-    fn deregister(&self, selector: &mut Selector) -> io::Result<()> {
-        selector.deregister(self.0)
-    }
-}
-
 fn readyio_poll(k: usize, messages: u64) -> Sample {
     let mut pp = PingPong::new(k);
     let mut poll = Poll::new().unwrap();
     for (i, s) in pp.streams.iter().enumerate() {
-        poll.register(&Fd(s.as_raw_fd()), Token(i), EventSet::readable(), PollOpt::edge()).unwrap();
+        poll.register(&EventedFd(&s.as_raw_fd()), Token(i), EventSet::readable(), PollOpt::edge()).unwrap();
     }
     pp.start();
     let (start, allocs) = (Instant::now(), allocations());
@@ -185,7 +172,7 @@ fn readyio_event_loop(k: usize, messages: u64) -> Sample {
     let mut handler = LoopPingPong { pp: PingPong::new(k), want: messages };
     let mut event_loop = EventLoop::new().unwrap();
     for (i, s) in handler.pp.streams.iter().enumerate() {
-        event_loop.register(&Fd(s.as_raw_fd()), Token(i), EventSet::readable(), PollOpt::edge()).unwrap();
+        event_loop.register(&EventedFd(&s.as_raw_fd()), Token(i), EventSet::readable(), PollOpt::edge()).unwrap();
     }
     handler.pp.start();
     let (start, allocs) = (Instant::now(), allocations());

@@ -2,27 +2,13 @@
 //! for a token deregistered earlier in the same iteration, register/reregister/deregister,
 //! hup after the peer drops its socket, shutdown.
 
-use readyio::{EventLoop, EventSet, Evented, Handler, PollOpt, Selector, Token};
+use readyio::unix::EventedFd;
+use readyio::{EventLoop, EventSet, Handler, PollOpt, Token};
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
-
-/// Registers any fd (the loop's tests use std's sockets, made non-blocking).
-struct Fd(RawFd);
-
-impl Evented for Fd {
-    fn register(&self, selector: &mut Selector, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
-        selector.register(self.0, token, interest, opts)
-    }
-    fn reregister(&self, selector: &mut Selector, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
-        selector.reregister(self.0, token, interest, opts)
-    }
-    fn deregister(&self, selector: &mut Selector) -> io::Result<()> {
-        selector.deregister(self.0)
-    }
-}
 
 fn socket_pair() -> (UnixStream, UnixStream) {
     let (a, b) = UnixStream::pair().unwrap();
@@ -46,7 +32,7 @@ impl Handler for Recorder {
         self.calls.push(format!("ready {} {}", token.0, describe(events)));
         if let Some((trigger, fd)) = self.deregister_on_ready {
             if trigger == token {
-                event_loop.deregister(&Fd(fd)).unwrap();
+                event_loop.deregister(&EventedFd(&fd)).unwrap();
                 self.deregister_on_ready = None;
             }
         }
@@ -76,7 +62,7 @@ fn describe(events: EventSet) -> String {
 fn one_iteration_calls_ready_then_notify_then_timeout_then_tick() {
     let (a, mut b) = socket_pair();
     let mut event_loop = EventLoop::new().unwrap();
-    event_loop.register(&Fd(a.as_raw_fd()), Token(1), EventSet::readable(), PollOpt::edge()).unwrap();
+    event_loop.register(&EventedFd(&a.as_raw_fd()), Token(1), EventSet::readable(), PollOpt::edge()).unwrap();
     b.write_all(b"x").unwrap();
     event_loop.channel().send("m").unwrap();
     event_loop.timeout_ms("t", 0).unwrap();
@@ -89,7 +75,7 @@ fn one_iteration_calls_ready_then_notify_then_timeout_then_tick() {
 fn tick_is_called_after_ready_and_on_idle_iterations() {
     let (a, mut b) = socket_pair();
     let mut event_loop = EventLoop::new().unwrap();
-    event_loop.register(&Fd(a.as_raw_fd()), Token(3), EventSet::readable(), PollOpt::edge()).unwrap();
+    event_loop.register(&EventedFd(&a.as_raw_fd()), Token(3), EventSet::readable(), PollOpt::edge()).unwrap();
     let mut handler = Recorder::default();
     event_loop.run_once(&mut handler, Some(0)).unwrap();
     b.write_all(b"x").unwrap();
@@ -102,8 +88,8 @@ fn a_token_deregistered_earlier_in_the_iteration_gets_no_ready() {
     let (a1, mut b1) = socket_pair();
     let (a2, mut b2) = socket_pair();
     let mut event_loop = EventLoop::new().unwrap();
-    event_loop.register(&Fd(a1.as_raw_fd()), Token(1), EventSet::readable(), PollOpt::level()).unwrap();
-    event_loop.register(&Fd(a2.as_raw_fd()), Token(2), EventSet::readable(), PollOpt::level()).unwrap();
+    event_loop.register(&EventedFd(&a1.as_raw_fd()), Token(1), EventSet::readable(), PollOpt::level()).unwrap();
+    event_loop.register(&EventedFd(&a2.as_raw_fd()), Token(2), EventSet::readable(), PollOpt::level()).unwrap();
     b1.write_all(b"x").unwrap();
     b2.write_all(b"x").unwrap();
     // Both are ready in the same poll; whichever is dispatched first deregisters the other.
@@ -124,8 +110,8 @@ fn ready_is_called_once_per_token_when_two_handles_share_it() {
     let (a1, mut b1) = socket_pair();
     let (a2, b2) = socket_pair();
     let mut event_loop = EventLoop::new().unwrap();
-    event_loop.register(&Fd(a1.as_raw_fd()), Token(5), EventSet::readable(), PollOpt::edge()).unwrap();
-    event_loop.register(&Fd(a2.as_raw_fd()), Token(5), EventSet::readable(), PollOpt::edge()).unwrap();
+    event_loop.register(&EventedFd(&a1.as_raw_fd()), Token(5), EventSet::readable(), PollOpt::edge()).unwrap();
+    event_loop.register(&EventedFd(&a2.as_raw_fd()), Token(5), EventSet::readable(), PollOpt::edge()).unwrap();
     b1.write_all(b"x").unwrap();
     drop(b2); // a2 becomes readable (EOF) and hup
     std::thread::sleep(Duration::from_millis(20));
@@ -137,7 +123,8 @@ fn ready_is_called_once_per_token_when_two_handles_share_it() {
 #[test]
 fn register_reregister_and_deregister_through_the_loop() {
     let (a, mut b) = socket_pair();
-    let fd = Fd(a.as_raw_fd());
+    let raw = a.as_raw_fd();
+    let fd = EventedFd(&raw);
     let mut event_loop = EventLoop::new().unwrap();
     let mut handler = Recorder::default();
     event_loop.register(&fd, Token(1), EventSet::readable(), PollOpt::level()).unwrap();
@@ -153,7 +140,8 @@ fn register_reregister_and_deregister_through_the_loop() {
 #[test]
 fn registration_errors_are_io_errors_not_panics() {
     let (a, _b) = socket_pair();
-    let fd = Fd(a.as_raw_fd());
+    let raw = a.as_raw_fd();
+    let fd = EventedFd(&raw);
     let mut event_loop: EventLoop<Recorder> = EventLoop::new().unwrap();
     let reserved = event_loop.register(&fd, Token(usize::MAX), EventSet::readable(), PollOpt::edge());
     assert_eq!(reserved.unwrap_err().kind(), io::ErrorKind::InvalidInput);
@@ -172,7 +160,7 @@ fn hup_is_reported_after_the_peer_drops_its_socket() {
     let (mut server, _) = listener.accept().unwrap();
     server.set_nonblocking(true).unwrap();
     let mut event_loop = EventLoop::new().unwrap();
-    event_loop.register(&Fd(server.as_raw_fd()), Token(9), EventSet::readable(), PollOpt::edge()).unwrap();
+    event_loop.register(&EventedFd(&server.as_raw_fd()), Token(9), EventSet::readable(), PollOpt::edge()).unwrap();
     drop(client);
     let mut handler = Recorder::default();
     let start = Instant::now();

@@ -5,10 +5,11 @@
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 
-use readyio::{EventLoop, EventSet, Evented, Handler, PollOpt, Selector, Timeout, Token};
+use readyio::unix::EventedFd;
+use readyio::{EventLoop, EventSet, Handler, PollOpt, Timeout, Token};
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -16,20 +17,6 @@ use std::time::Duration;
 
 #[global_allocator]
 static ALLOC: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
-
-struct Fd(RawFd);
-
-impl Evented for Fd {
-    fn register(&self, selector: &mut Selector, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
-        selector.register(self.0, token, interest, opts)
-    }
-    fn reregister(&self, selector: &mut Selector, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()> {
-        selector.reregister(self.0, token, interest, opts)
-    }
-    fn deregister(&self, selector: &mut Selector) -> io::Result<()> {
-        selector.deregister(self.0)
-    }
-}
 
 const PAIRS: usize = 4;
 /// The value of timers that are never cleared.
@@ -109,7 +96,7 @@ fn a_warmed_up_loop_allocates_nothing_per_iteration() {
         }
     }
     for (i, stream) in streams.iter().enumerate() {
-        event_loop.register(&Fd(stream.as_raw_fd()), Token(i), EventSet::readable(), PollOpt::edge()).unwrap();
+        event_loop.register(&EventedFd(&stream.as_raw_fd()), Token(i), EventSet::readable(), PollOpt::edge()).unwrap();
     }
     for pair in 0..PAIRS {
         streams[2 * pair].write_all(&[pair as u8; 64]).unwrap();
