@@ -298,8 +298,10 @@ impl<H: Handler> fmt::Debug for EventLoop<H> {
 }
 
 /// A pending timeout, as returned by [`EventLoop::timeout_ms`]; give it to
-/// [`EventLoop::clear_timeout`] to cancel it. Stays harmless after the timeout fired or was
-/// cleared: clearing it again returns `false` and touches no other timer.
+/// [`EventLoop::clear_timeout`] of the same loop to cancel it. Stays harmless after the
+/// timeout fired or was cleared: clearing it again returns `false` and touches no other
+/// timer (it names a slot and that slot's generation, which changes whenever the slot is
+/// freed). A `Timeout` from a different loop is meaningless to this one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Timeout {
     key: TimerKey,

@@ -55,9 +55,10 @@
 //! `Closed(Some(msg))`. A send racing with the drop may still enqueue its message, which
 //! is then dropped with the queue, as any message the loop had not yet delivered.
 //!
-//! The multi-threaded stress test in `tests/notify_stress.rs` runs this protocol with
-//! producers that wait for every message to be delivered, so a lost wake-up shows up as a
-//! poll that sleeps to its timeout.
+//! `tests/notify_loom.rs` checks this argument with a loom model of the protocol (every
+//! interleaving of senders and a loop going to sleep; it fails if the fences are removed),
+//! and `tests/notify_stress.rs` runs the real channel with producers that wait for every
+//! message to be delivered, so a lost wake-up shows up as a poll that sleeps to its timeout.
 
 use crate::sys::Waker;
 use crossbeam_queue::ArrayQueue;
