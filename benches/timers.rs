@@ -231,30 +231,60 @@ impl Handler for Lateness {
     }
 }
 
+/// p50, p99 and max of `late_ns` in µs, and how many were negative (early).
+fn lateness_row(name: &str, n: u32, late_ns: &[i128]) {
+    let early = late_ns.iter().filter(|&&l| l < 0).count();
+    let mut late: Vec<f64> = late_ns.iter().map(|&l| l as f64 / 1000.0).collect();
+    late.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| late[((late.len() - 1) as f64 * p).round() as usize];
+    println!("| {name} | {n} | {:.1} | {:.1} | {:.1} | {early} |", pct(0.5), pct(0.99), late[late.len() - 1]);
+}
+
+fn signed_ns(now: Instant, deadline: Instant) -> i128 {
+    if now >= deadline {
+        (now - deadline).as_nanos() as i128
+    } else {
+        -((deadline - now).as_nanos() as i128)
+    }
+}
+
 fn lateness_on_idle_loop() {
     let (n, span_ms) = if quick() { (1_000u32, 500u64) } else { (10_000, 5_000) };
     let mut event_loop = EventLoop::new().unwrap();
     let mut handler = Lateness { deadlines: Vec::with_capacity(n as usize), late_ns: Vec::with_capacity(n as usize) };
     let mut x = 88172645463325252u64;
+    let mut delays = Vec::with_capacity(n as usize);
     for i in 0..n {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         let delay = Duration::from_nanos(MS + x % (span_ms * MS));
+        delays.push(delay);
         handler.deadlines.push(Instant::now() + delay);
         event_loop.timeout(i, delay).unwrap();
     }
     event_loop.run(&mut handler).unwrap();
-    let early = handler.late_ns.iter().filter(|&&l| l < 0).count();
-    let mut late: Vec<f64> = handler.late_ns.iter().map(|&l| l as f64 / 1000.0).collect();
-    late.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let pct = |p: f64| late[((late.len() - 1) as f64 * p).round() as usize];
-    println!(
-        "\n### Timer lateness on an idle EventLoop: {n} timeouts, random delays 1 ms ..= {span_ms} ms, 1 ms tick\n"
-    );
-    println!("| timers | p50 µs | p99 µs | max µs | fired early |");
-    println!("|---:|---:|---:|---:|---:|");
-    println!("| {n} | {:.1} | {:.1} | {:.1} | {early} |", pct(0.5), pct(0.99), late[late.len() - 1]);
+
+    // The floor the OS gives on this machine: one thread sleeping to each deadline in turn.
+    delays.sort();
+    let start = Instant::now();
+    let floor: Vec<i128> = delays
+        .iter()
+        .map(|&delay| {
+            let deadline = start + delay;
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::sleep(deadline - now);
+            }
+            signed_ns(Instant::now(), deadline)
+        })
+        .collect();
+
+    println!("\n### Timer lateness: {n} timeouts, random delays 1 ms ..= {span_ms} ms, 1 ms tick\n");
+    println!("| run | timers | p50 µs | p99 µs | max µs | fired early |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    lateness_row("readyio EventLoop (idle but for its timers)", n, &handler.late_ns);
+    lateness_row("floor: std::thread::sleep to each deadline", n, &floor);
 }
 
 fn main() {
