@@ -216,11 +216,14 @@ fn readyio_latency(rounds: usize) -> Vec<f64> {
 fn mio_latency(rounds: usize) -> Vec<f64> {
     let base = Instant::now();
     let mut poll = mio::Poll::new().unwrap();
-    let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
+    // Shared, so the eventfd outlives the sender thread: closing it would drop an event
+    // the poll has not collected yet.
+    let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
     let (tx, rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
     let delivered = Arc::new(AtomicU64::new(0));
     let sender = {
         let delivered = Arc::clone(&delivered);
+        let waker = Arc::clone(&waker);
         thread::spawn(move || {
             wake_rounds(rounds, &delivered, || {
                 tx.send(stamp(base)).unwrap();

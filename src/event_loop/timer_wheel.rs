@@ -16,7 +16,8 @@
 //!
 //! # Storage
 //!
-//! A timer is an *entry* in a slab (its value, a generation, and where its record is) plus
+//! A timer is an *entry* in a slab (its value, a generation, and where its record is; free
+//! entries are found on a stack of indices) plus
 //! a 16-byte *record* (deadline, entry index, generation) kept in its slot or in the due
 //! queue. A slot holds its records in a list of fixed-size *chunks* taken from a pool, so
 //! emptying a slot reads its records sequentially (the memory system can fetch many at
@@ -104,7 +105,7 @@ struct Entry<T> {
     generation: u32,
     /// `LIST_FREE`, `LIST_DUE`, or the slot list (`level * slots + slot`) of the record.
     list: u32,
-    /// The chunk holding the record; for a free entry, the next free entry.
+    /// The chunk holding the record.
     chunk: u32,
     /// The record's position in its chunk.
     pos: u32,
@@ -134,7 +135,9 @@ impl SlotList {
 #[derive(Debug)]
 pub struct TimerWheel<T> {
     entries: Vec<Entry<T>>,
-    free_entry: u32,
+    /// Indices of free entries: a stack, so taking one never reads the entry itself (a
+    /// free list threaded through the entries would chase a cache miss per insert).
+    free_entries: Vec<u32>,
     len: usize,
     chunks: Vec<Chunk>,
     free_chunk: u32,
@@ -176,7 +179,7 @@ impl<T> TimerWheel<T> {
         let chunk_pool = capacity.div_ceil(CHUNK) + capacity.min(lists) + 1;
         TimerWheel {
             entries: Vec::with_capacity(capacity),
-            free_entry: NIL,
+            free_entries: Vec::with_capacity(capacity),
             len: 0,
             chunks: Vec::with_capacity(chunk_pool),
             free_chunk: NIL,
@@ -207,11 +210,8 @@ impl<T> TimerWheel<T> {
     /// Adds a timer firing at `deadline_ns` (a deadline already past fires at the next
     /// [`poll`](Self::poll)). O(1). Gives `value` back if the wheel is full.
     pub fn insert(&mut self, deadline_ns: u64, value: T) -> Result<TimerKey, T> {
-        let index = if self.free_entry != NIL {
-            let index = self.free_entry;
-            let entry = &mut self.entries[index as usize];
-            self.free_entry = entry.chunk;
-            entry.value = Some(value);
+        let index = if let Some(index) = self.free_entries.pop() {
+            self.entries[index as usize].value = Some(value);
             index
         } else if self.entries.len() < self.entries.capacity() {
             self.entries.push(Entry { value: Some(value), generation: 0, list: LIST_FREE, chunk: NIL, pos: 0 });
@@ -447,8 +447,7 @@ impl<T> TimerWheel<T> {
         let entry = &mut self.entries[index as usize];
         entry.generation = entry.generation.wrapping_add(1);
         entry.list = LIST_FREE;
-        entry.chunk = self.free_entry;
-        self.free_entry = index;
+        self.free_entries.push(index);
         self.len -= 1;
         entry.value.take().expect("a pending entry holds a value")
     }
