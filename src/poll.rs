@@ -95,6 +95,7 @@ impl Poll {
 
     /// Waits up to `timeout_ms` milliseconds (`None`: forever) and returns the number of
     /// events fetched.
+    #[inline]
     pub fn poll(&mut self, timeout_ms: Option<usize>) -> io::Result<usize> {
         self.poll_timeout(timeout_ms.map(|ms| Duration::from_millis(ms as u64)))
     }
@@ -104,6 +105,7 @@ impl Poll {
     /// Sub-millisecond timeouts are honoured where the kernel can (Linux 5.11+
     /// `epoll_pwait2`, kqueue); elsewhere they are rounded up, never down. A signal
     /// interrupting the wait returns `ErrorKind::Interrupted`.
+    #[inline]
     pub fn poll_timeout(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         self.events.clear();
         self.selector.select(&mut self.events, timeout)?;
@@ -111,6 +113,7 @@ impl Poll {
     }
 
     /// The events of the last poll, skipping those of handles deregistered since.
+    #[inline]
     pub fn events(&self) -> Events<'_> {
         Events { poll: self, next: 0 }
     }
@@ -118,18 +121,21 @@ impl Poll {
     /// The `idx`th event of the last poll. An event whose handle was deregistered since
     /// the poll, or an `idx` past the count the last poll returned, has an empty `kind`
     /// (and the reserved token); [`Poll::get_event`] says `None` instead.
+    #[inline]
     pub fn event(&self, idx: usize) -> IoEvent {
         self.get_event(idx).unwrap_or(IoEvent::new(EventSet::none(), Token::RESERVED))
     }
 
     /// The `idx`th event of the last poll, or `None` if there is no such event or its
     /// handle was deregistered since.
+    #[inline]
     pub fn get_event(&self, idx: usize) -> Option<IoEvent> {
         let (token, kind) = self.selector.resolve(self.events.get(idx)?)?;
         Some(IoEvent::new(kind, token))
     }
 
     /// How many events the last poll fetched.
+    #[inline]
     pub fn events_len(&self) -> usize {
         self.events.len()
     }
@@ -150,6 +156,7 @@ pub struct Events<'a> {
 impl Iterator for Events<'_> {
     type Item = IoEvent;
 
+    #[inline]
     fn next(&mut self) -> Option<IoEvent> {
         while self.next < self.poll.events.len() {
             let idx = self.next;

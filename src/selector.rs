@@ -120,12 +120,14 @@ impl Selector {
     }
 
     /// Blocks in the kernel until an event or the timeout, filling `events`.
+    #[inline]
     pub(crate) fn select(&mut self, events: &mut sys::SelectorEvents, timeout: Option<Duration>) -> io::Result<()> {
         self.sys.select(events, timeout)
     }
 
     /// The token and kind of a fetched event, or `None` if its fd was deregistered (or
     /// registered anew) since it was fetched.
+    #[inline]
     pub(crate) fn resolve(&self, readiness: Readiness) -> Option<(Token, EventSet)> {
         let fd = readiness.data as u32 as usize;
         let generation = (readiness.data >> 32) as u32;

@@ -39,15 +39,23 @@ impl SelectorEvents {
         SelectorEvents { buf: Vec::with_capacity(capacity.clamp(1, i32::MAX as usize)) }
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.buf.len()
     }
 
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    #[inline]
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
     }
 
     /// The `i`th event of the last `select`.
+    #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<Readiness> {
         let event = self.buf.get(i)?;
         // Copy out of the (possibly packed) struct before looking at the fields.
@@ -100,41 +108,59 @@ impl Selector {
     }
 
     /// One `epoll_wait` (or `epoll_pwait2` for a sub-millisecond timeout) into `events`.
+    ///
+    /// Inlined so that a constant timeout (`Poll::poll(Some(0))`) folds into the
+    /// `epoll_wait` argument: the common path is the syscall and a length update.
+    #[inline]
     pub(crate) fn select(&self, events: &mut SelectorEvents, timeout: Option<Duration>) -> io::Result<()> {
         events.buf.clear();
-        let max = events.buf.capacity() as i32;
-        let ptr = events.buf.as_mut_ptr();
-        let epfd = self.epfd.as_raw_fd();
-        let n = match timeout {
+        let timeout_ms = match timeout {
             Some(t) if t.subsec_nanos() % 1_000_000 != 0 && HAVE_EPOLL_PWAIT2.load(Ordering::Relaxed) => {
-                let ts = c::timespec { tv_sec: t.as_secs().min(i64::MAX as u64) as _, tv_nsec: t.subsec_nanos() as _ };
-                // SAFETY: `ptr` has room for `max` events; `ts` outlives the call; a null
-                // sigmask means "keep the current mask", so the size argument is unused.
-                let n = unsafe {
-                    c::syscall(
-                        c::SYS_epoll_pwait2,
-                        epfd as std::ffi::c_long,
-                        ptr,
-                        max as std::ffi::c_long,
-                        &ts as *const c::timespec,
-                        std::ptr::null::<u8>(),
-                        8 as std::ffi::c_long,
-                    )
-                };
-                match cvt(n) {
-                    Err(e) if e.raw_os_error() == Some(c::ENOSYS) => {
-                        HAVE_EPOLL_PWAIT2.store(false, Ordering::Relaxed);
-                        return self.select(events, timeout);
-                    }
-                    other => other? as i32,
-                }
+                return self.select_precise(events, t);
             }
-            // SAFETY: `ptr` has room for `max` events.
-            _ => cvt(unsafe { c::epoll_wait(epfd, ptr, max, timeout_ms(timeout)) })?,
+            _ => timeout_ms(timeout),
         };
+        let max = events.capacity() as i32;
+        // SAFETY: the buffer has room for `max` events (capacity clamped to i32::MAX).
+        let n = cvt(unsafe { c::epoll_wait(self.epfd.as_raw_fd(), events.buf.as_mut_ptr(), max, timeout_ms) })?;
         // SAFETY: the kernel initialised the first `n` entries (n <= max = capacity).
         unsafe { events.buf.set_len(n as usize) };
         Ok(())
+    }
+
+    /// `epoll_pwait2` with a nanosecond timeout; falls back to a rounded-up `epoll_wait`
+    /// on kernels before 5.11.
+    #[cold]
+    #[inline(never)]
+    fn select_precise(&self, events: &mut SelectorEvents, timeout: Duration) -> io::Result<()> {
+        let max = events.capacity() as i32;
+        let ts =
+            c::timespec { tv_sec: timeout.as_secs().min(i64::MAX as u64) as _, tv_nsec: timeout.subsec_nanos() as _ };
+        // SAFETY: the buffer has room for `max` events; `ts` outlives the call; a null
+        // sigmask means "keep the current mask", so the size argument is unused.
+        let n = unsafe {
+            c::syscall(
+                c::SYS_epoll_pwait2,
+                self.epfd.as_raw_fd() as std::ffi::c_long,
+                events.buf.as_mut_ptr(),
+                max as std::ffi::c_long,
+                &ts as *const c::timespec,
+                std::ptr::null::<u8>(),
+                8 as std::ffi::c_long,
+            )
+        };
+        match cvt(n) {
+            Err(e) if e.raw_os_error() == Some(c::ENOSYS) => {
+                HAVE_EPOLL_PWAIT2.store(false, Ordering::Relaxed);
+                self.select(events, Some(timeout))
+            }
+            Err(e) => Err(e),
+            Ok(n) => {
+                // SAFETY: the kernel initialised the first `n` entries (n <= max = capacity).
+                unsafe { events.buf.set_len(n as usize) };
+                Ok(())
+            }
+        }
     }
 }
 
@@ -145,6 +171,7 @@ impl AsFd for Selector {
 }
 
 /// Milliseconds for `epoll_wait`, rounded up so a timeout never ends early.
+#[inline]
 fn timeout_ms(timeout: Option<Duration>) -> i32 {
     match timeout {
         None => -1,
@@ -184,5 +211,25 @@ mod tests {
         assert_eq!(timeout_ms(Some(Duration::from_millis(5))), 5);
         assert_eq!(timeout_ms(Some(Duration::from_micros(5001))), 6);
         assert_eq!(timeout_ms(Some(Duration::from_secs(u64::MAX))), i32::MAX);
+    }
+
+    /// Both wait paths (whole milliseconds: `epoll_wait`; sub-millisecond: `epoll_pwait2`
+    /// where the kernel has it) fill the buffer with the ready fd's event.
+    #[test]
+    fn millisecond_and_sub_millisecond_selects_both_report_ready_fds() {
+        use std::io::Write;
+        let (mut writer, reader) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        let selector = Selector::new().expect("epoll_create1");
+        let level = Trigger { edge: false, oneshot: false };
+        selector.add(reader.as_raw_fd(), 42, Interest { readable: true, writable: false }, level).expect("add");
+        writer.write_all(b"x").expect("write");
+        let mut events = SelectorEvents::with_capacity(8);
+        for timeout in [Duration::from_millis(100), Duration::from_micros(100_500)] {
+            selector.select(&mut events, Some(timeout)).expect("select");
+            assert_eq!(events.len(), 1, "timeout {timeout:?}");
+            let readiness = events.get(0).expect("one event");
+            assert_eq!(readiness.data, 42);
+            assert!(readiness.readable);
+        }
     }
 }

@@ -10,6 +10,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// `read(2)` into `buf`; interrupted calls are retried.
+#[inline]
 pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: the pointer and length describe `buf`, which is valid for writes for the
     // whole call; the kernel writes at most `buf.len()` bytes.
@@ -18,6 +19,7 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// `write(2)` from `buf`; interrupted calls are retried.
+#[inline]
 pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: the pointer and length describe `buf`, valid for reads for the whole call.
     let n = cvt_retry(|| unsafe { c::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })?;
@@ -29,6 +31,7 @@ pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
 pub(crate) const MAX_IOVECS: usize = 1024;
 
 /// `readv(2)` into `bufs` with one syscall.
+#[inline]
 pub(crate) fn readv(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
     let count = bufs.len().min(MAX_IOVECS) as i32;
     // SAFETY: `IoSliceMut` is documented to be ABI-compatible with `struct iovec` on Unix;
@@ -38,6 +41,7 @@ pub(crate) fn readv(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> io::Resu
 }
 
 /// `writev(2)` from `bufs` with one syscall.
+#[inline]
 pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     let count = bufs.len().min(MAX_IOVECS) as i32;
     // SAFETY: `IoSlice` is ABI-compatible with `struct iovec` on Unix and the kernel only

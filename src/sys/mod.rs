@@ -78,6 +78,7 @@ pub(crate) struct Readiness {
 }
 
 /// Turns a C-style `-1 and errno` result into an `io::Result`.
+#[inline]
 pub(crate) fn cvt<T: IsMinusOne>(ret: T) -> io::Result<T> {
     if ret.is_minus_one() {
         Err(io::Error::last_os_error())
@@ -110,11 +111,19 @@ impl IsMinusOne for i64 {
 }
 
 /// Like [`cvt`], but retries while the call was interrupted by a signal.
+///
+/// Compares errno with `EINTR` directly: the `EAGAIN` that ends every edge-triggered
+/// drain should cost no more than reading errno.
+#[inline]
 pub(crate) fn cvt_retry<T: IsMinusOne>(mut call: impl FnMut() -> T) -> io::Result<T> {
     loop {
-        match cvt(call()) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
+        let ret = call();
+        if !ret.is_minus_one() {
+            return Ok(ret);
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(bindings::EINTR) {
+            return Err(error);
         }
     }
 }

@@ -614,6 +614,7 @@ fn not_ip() -> io::Error {
 }
 
 /// `send(2)` with `MSG_NOSIGNAL`: a closed peer gives `EPIPE`, never `SIGPIPE`.
+#[inline]
 pub(crate) fn send(socket: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: the pointer and length describe `buf`, valid for reads for the whole call.
     let n = cvt_retry(|| unsafe { c::send(socket.as_raw_fd(), buf.as_ptr().cast(), buf.len(), SEND_FLAGS) })?;
@@ -621,6 +622,7 @@ pub(crate) fn send(socket: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
 }
 
 /// `recv(2)` into `buf`.
+#[inline]
 pub(crate) fn recv(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: the pointer and length describe `buf`, valid for writes for the whole call.
     let n = cvt_retry(|| unsafe { c::recv(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
@@ -649,6 +651,7 @@ pub(crate) fn recv_from(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(u
 
 /// `sendmsg(2)` of `bufs` with `MSG_NOSIGNAL`: a vectored write in one syscall that, unlike
 /// `writev`, cannot raise `SIGPIPE`.
+#[inline]
 pub(crate) fn send_vectored(socket: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     let msg = c::msghdr {
         msg_iov: bufs.as_ptr() as *mut c::iovec,
@@ -662,6 +665,7 @@ pub(crate) fn send_vectored(socket: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io:
 }
 
 /// `readv(2)`: a vectored read in one syscall.
+#[inline]
 pub(crate) fn recv_vectored(socket: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
     fd::readv(socket, bufs)
 }
