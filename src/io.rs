@@ -1,8 +1,12 @@
 //! `Io` (an owned non-blocking fd) and the non-blocking traits `TryRead`, `TryWrite` and
 //! `TryAccept`, which turn `WouldBlock` into `Ok(None)`.
+//!
+//! `TryRead`/`TryWrite` also read into and write from the `bytes` buffer traits (see
+//! [`crate::buf`]), one syscall per call.
 
+use crate::buf::{Buf, BufMut, BufMutVectored};
 use crate::sys::fd;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 
 /// An owned file descriptor used for non-blocking IO; closed on drop.
@@ -117,6 +121,31 @@ pub trait TryRead {
     /// Reads into `buf`: `Ok(Some(n))` (0 at end of stream), or `Ok(None)` if nothing
     /// is available yet.
     fn try_read(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+
+    /// Reads into any [`BufMut`] (`BytesMut`, `Vec<u8>`, `&mut [u8]`, ...) with one read
+    /// call into its first contiguous chunk, and advances it by the bytes read.
+    ///
+    /// `Ok(Some(0))` means end of stream, or that `buf` had no room. The chunk is
+    /// zero-filled first (a `Read` must not see uninitialised memory); use
+    /// [`try_read_buf_vectored`](TryRead::try_read_buf_vectored) for a [`RingBuf`](crate::buf::RingBuf),
+    /// whose free space may be split in two.
+    fn try_read_buf<B: BufMut + ?Sized>(&mut self, buf: &mut B) -> io::Result<Option<usize>> {
+        would_block_to_none(crate::sys::buf::read_into_chunk(buf, |chunk| {
+            self.try_read(chunk)?.ok_or_else(|| io::Error::from(io::ErrorKind::WouldBlock))
+        }))
+    }
+
+    /// Reads into `buf` with exactly one read call over all of its free space (one `readv`
+    /// for a wrapped [`RingBuf`](crate::buf::RingBuf)), and advances it by the bytes read.
+    ///
+    /// `Ok(Some(0))` means end of stream, or that `buf` had no room. See
+    /// [`BufMutVectored`] for why this exists beside `try_read_buf`.
+    fn try_read_buf_vectored<B: BufMutVectored + ?Sized>(&mut self, buf: &mut B) -> io::Result<Option<usize>>
+    where
+        Self: Read,
+    {
+        would_block_to_none(buf.read_vectored_from(self))
+    }
 }
 
 /// Non-blocking writes: `Ok(None)` instead of a `WouldBlock` error.
@@ -125,7 +154,42 @@ pub trait TryRead {
 pub trait TryWrite {
     /// Writes from `buf`: `Ok(Some(n))`, or `Ok(None)` if the handle cannot take data yet.
     fn try_write(&mut self, buf: &[u8]) -> io::Result<Option<usize>>;
+
+    /// Writes from any [`Buf`] with one call, and advances it by the bytes written: one
+    /// `write_vectored` over its chunks when it has several (one `writev`/`sendmsg` for a
+    /// wrapped [`RingBuf`](crate::buf::RingBuf) or a `Chain`), a plain `write` when it has
+    /// one (the cheaper syscall for sockets: `send` rather than `sendmsg`).
+    ///
+    /// An empty `buf` gives `Ok(Some(0))` without a syscall. At most 64 chunks go out per
+    /// call (the iovec array lives on the stack); the rest goes out on the next call.
+    fn try_write_buf<B: Buf + ?Sized>(&mut self, buf: &mut B) -> io::Result<Option<usize>>
+    where
+        Self: Write,
+    {
+        if !buf.has_remaining() {
+            return Ok(Some(0));
+        }
+        let mut slices = [IoSlice::new(&[]); MAX_WRITE_CHUNKS];
+        let count = buf.chunks_vectored(&mut slices);
+        let result = match count {
+            1 => self.write(&slices[0]),
+            _ => self.write_vectored(&slices[..count]),
+        };
+        let written = match would_block_to_none(result)? {
+            Some(written) => written,
+            None => return Ok(None),
+        };
+        let offered: usize = slices[..count].iter().map(|slice| slice.len()).sum();
+        if written > offered {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "writer claimed more bytes than it was given"));
+        }
+        buf.advance(written);
+        Ok(Some(written))
+    }
 }
+
+/// The most chunks of a `Buf` that one `try_write_buf` hands to `write_vectored`.
+const MAX_WRITE_CHUNKS: usize = 64;
 
 /// Non-blocking accepts.
 pub trait TryAccept {

@@ -92,6 +92,9 @@ mod poll;
 mod selector;
 mod token;
 
+pub mod buf;
+pub mod util;
+
 pub use event::{EventSet, IoEvent, PollOpt};
 pub use event_loop::{EventLoop, EventLoopConfig, Handler, NotifyError, Sender, Timeout, TimerError, TimerResult};
 pub use evented::Evented;

@@ -2,13 +2,14 @@
 //! in a slab keyed by token, serving clients on other threads until they hang up.
 
 use readyio::tcp::{TcpListener, TcpStream};
+use readyio::util::Slab;
 use readyio::{EventLoop, EventSet, Handler, PollOpt, Token, TryRead, TryWrite};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const LISTENER: Token = Token(usize::MAX - 1);
+const LISTENER: Token = Token(0);
 
 struct Connection {
     stream: TcpStream,
@@ -18,7 +19,8 @@ struct Connection {
 
 struct EchoServer {
     listener: TcpListener,
-    connections: slab::Slab<Connection>,
+    /// Connections by token, from `Token(1)` on (`Token(0)` is the listener).
+    connections: Slab<Connection>,
     served: usize,
     expected_clients: usize,
 }
@@ -26,17 +28,19 @@ struct EchoServer {
 impl EchoServer {
     fn accept_all(&mut self, event_loop: &mut EventLoop<Self>) {
         while let Some((stream, _)) = self.listener.accept().unwrap() {
-            let entry = self.connections.vacant_entry();
-            let token = Token(entry.key());
-            event_loop.register(&stream, token, EventSet::readable() | EventSet::hup(), PollOpt::edge()).unwrap();
-            entry.insert(Connection { stream, pending: Vec::new() });
+            let token = match self.connections.insert(Connection { stream, pending: Vec::new() }) {
+                Ok(token) => token,
+                Err(_full) => continue, // dropping the connection closes it
+            };
+            let stream = &self.connections[token].stream;
+            event_loop.register(stream, token, EventSet::readable() | EventSet::hup(), PollOpt::edge()).unwrap();
         }
     }
 
     /// Reads everything available, echoes what it can, and asks for writable while data
     /// is pending. Returns false once the peer has gone.
     fn serve(&mut self, event_loop: &mut EventLoop<Self>, token: Token) -> bool {
-        let conn = &mut self.connections[token.0];
+        let conn = &mut self.connections[token];
         let mut buf = [0u8; 4096];
         let mut open = true;
         loop {
@@ -80,7 +84,7 @@ impl Handler for EchoServer {
         }
         // A hang-up shows as EOF on the read that `serve` makes.
         if !self.serve(event_loop, token) {
-            let conn = self.connections.remove(token.0);
+            let conn = self.connections.remove(token).unwrap();
             event_loop.deregister(&conn.stream).unwrap();
             self.served += 1;
             if self.served == self.expected_clients {
@@ -113,7 +117,7 @@ fn an_echo_server_keyed_by_a_slab_serves_concurrent_clients_until_they_hang_up()
     event_loop.register(&listener, LISTENER, EventSet::readable(), PollOpt::edge()).unwrap();
     let clients: Vec<_> = (0..CLIENTS).map(|id| thread::spawn(move || client(addr, id as u8))).collect();
     let mut server =
-        EchoServer { listener, connections: slab::Slab::with_capacity(16), served: 0, expected_clients: CLIENTS };
+        EchoServer { listener, connections: Slab::new_starting_at(Token(1), 16), served: 0, expected_clients: CLIENTS };
     let start = Instant::now();
     while server.served < CLIENTS {
         event_loop.run_once(&mut server, Some(1000)).unwrap();

@@ -27,6 +27,7 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod bindings;
+pub(crate) mod buf;
 pub(crate) mod fd;
 pub(crate) mod pipe;
 pub(crate) mod socket;
