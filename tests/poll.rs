@@ -236,3 +236,18 @@ fn poll_wakes_for_data_from_another_thread() {
     assert!(woke, "no readable event within 5 s");
     writer.join().unwrap();
 }
+
+#[test]
+fn poll_and_event_loop_can_move_to_another_thread() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+    struct Nothing;
+    impl readyio::Handler for Nothing {
+        type Timeout = ();
+        type Message = ();
+    }
+    assert_send_sync::<Poll>();
+    assert_send::<readyio::EventLoop<Nothing>>();
+    let poll = Poll::new().unwrap();
+    std::thread::spawn(move || drop(poll)).join().unwrap();
+}

@@ -3,49 +3,33 @@
 //! `tcp::TcpStream`,
 //! and register/reregister/deregister of an fd the selector has seen before.
 //!
-//! The counter is process-wide and the test harness runs tests on several threads, so
-//! each measurement holds one lock (no other test measures or sets up meanwhile) and
-//! is tried up to three times: the harness's own bookkeeping can land in one attempt, but
-//! an allocation made by the measured code shows up in every attempt (at least once per
-//! iteration), so requiring one clean attempt still catches it.
+//! Allocations are counted for the measuring thread only, so the test harness's other
+//! threads cannot disturb the count.
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 
-use counting_alloc::{allocations, CountingAlloc};
+use counting_alloc::{thread_allocations, CountingAlloc};
 use readyio::tcp::TcpStream;
 use readyio::{EventSet, Poll, PollOpt, Token};
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::Mutex;
 use std::time::Duration;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
-/// Serialises the tests of this file: one measures at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
 const ITERATIONS: usize = 1_000;
-const ATTEMPTS: usize = 3;
 
-/// Runs `op` once to warm up, then `ITERATIONS` times per attempt, and fails unless some
-/// attempt allocated nothing.
+/// Runs `op` once to warm up, then `ITERATIONS` times, and fails if that allocated.
 fn assert_allocation_free(what: &str, mut op: impl FnMut()) {
     op();
-    let mut counts = Vec::with_capacity(ATTEMPTS);
-    for _ in 0..ATTEMPTS {
-        let before = allocations();
-        for _ in 0..ITERATIONS {
-            op();
-        }
-        let allocated = allocations() - before;
-        if allocated == 0 {
-            return;
-        }
-        counts.push(allocated);
+    let before = thread_allocations();
+    for _ in 0..ITERATIONS {
+        op();
     }
-    panic!("{what} allocated in every attempt: {counts:?} allocations per {ITERATIONS} iterations");
+    let allocated = thread_allocations() - before;
+    assert_eq!(allocated, 0, "{what} allocated {allocated} times in {ITERATIONS} iterations");
 }
 
 /// `k` connected loopback TCP pairs (client, server) as readyio `TcpStream`s.
@@ -66,7 +50,6 @@ fn tcp_pairs(k: usize) -> Vec<(TcpStream, TcpStream)> {
 
 #[test]
 fn empty_polls_allocate_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let pairs = tcp_pairs(1);
     let mut poll = Poll::new().expect("Poll::new");
     poll.register(&pairs[0].1, Token(0), EventSet::readable(), PollOpt::edge()).expect("register");
@@ -79,7 +62,6 @@ fn empty_polls_allocate_nothing() {
 
 #[test]
 fn sub_millisecond_polls_allocate_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut poll = Poll::new().expect("Poll::new");
     assert_allocation_free("a 1 µs poll", || {
         assert_eq!(poll.poll_timeout(Some(Duration::from_micros(1))).expect("poll_timeout"), 0);
@@ -88,7 +70,6 @@ fn sub_millisecond_polls_allocate_nothing() {
 
 #[test]
 fn polls_with_events_and_iterating_them_allocate_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const K: usize = 16;
     let pairs = tcp_pairs(K);
     let mut poll = Poll::new().expect("Poll::new");
@@ -120,7 +101,6 @@ fn polls_with_events_and_iterating_them_allocate_nothing() {
 
 #[test]
 fn ping_pong_round_trips_allocate_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let pairs = tcp_pairs(1);
     let (client, server) = &pairs[0];
     let mut poll = Poll::new().expect("Poll::new");
@@ -148,7 +128,6 @@ fn ping_pong_round_trips_allocate_nothing() {
 
 #[test]
 fn register_reregister_deregister_allocate_nothing_once_the_fd_was_seen() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let pairs = tcp_pairs(1);
     let server = &pairs[0].1;
     let mut poll = Poll::new().expect("Poll::new");

@@ -4,7 +4,7 @@
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 
-use counting_alloc::{allocations, CountingAlloc};
+use counting_alloc::{thread_allocations, CountingAlloc};
 use readyio::util::Slab;
 use readyio::Token;
 
@@ -36,27 +36,19 @@ fn removed_token_is_reused_by_the_next_insert() {
 
 #[test]
 fn fixed_slab_does_not_allocate_while_inserting_up_to_its_capacity() {
-    // The counter is process-wide and other tests run on other threads, so a round may
-    // see their allocations; an allocation by the slab itself would show in every round.
-    let allocations_per_round: Vec<u64> = (0..5)
-        .map(|_| {
-            let mut slab = Slab::with_capacity(1000);
-            let before = allocations();
-            for i in 0..1000u64 {
-                slab.insert(i).unwrap();
-            }
-            for i in 0..500 {
-                slab.remove(Token(i));
-            }
-            for i in 0..500u64 {
-                slab.insert(i).unwrap();
-            }
-            let allocated = allocations() - before;
-            assert_eq!(slab.insert(0), Err(0));
-            allocated
-        })
-        .collect();
-    assert!(allocations_per_round.contains(&0), "allocations per round: {allocations_per_round:?}");
+    let mut slab = Slab::with_capacity(1000);
+    let before = thread_allocations();
+    for i in 0..1000u64 {
+        slab.insert(i).unwrap();
+    }
+    for i in 0..500 {
+        slab.remove(Token(i));
+    }
+    for i in 0..500u64 {
+        slab.insert(i).unwrap();
+    }
+    assert_eq!(slab.insert(0), Err(0), "full");
+    assert_eq!(thread_allocations() - before, 0, "a fixed slab allocates only in with_capacity");
 }
 
 #[test]

@@ -27,6 +27,13 @@ pub(crate) struct SelectorEvents {
     buf: Vec<c::epoll_event>,
 }
 
+// SAFETY: the buffer holds plain data; the `ptr` member of `epoll_data` is never
+// dereferenced (readyio stores integers in it), so moving or sharing it across threads is
+// as safe as for the `u64` it really holds.
+unsafe impl Send for SelectorEvents {}
+// SAFETY: as above; `&SelectorEvents` only reads the integers.
+unsafe impl Sync for SelectorEvents {}
+
 impl std::fmt::Debug for SelectorEvents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SelectorEvents").field("len", &self.buf.len()).field("capacity", &self.buf.capacity()).finish()

@@ -66,6 +66,21 @@ mod kqueue;
 ))]
 pub(crate) use kqueue::{Selector, SelectorEvents};
 
+// The waker that lets another thread interrupt `Selector::select` (see the event loop's
+// notify channel). Its API is deliberately small so every mechanism fits it: `new()`,
+// `fd()` (registered readable and edge-triggered by the loop), `wake()` and `reset()`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod waker_eventfd;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use waker_eventfd::Waker;
+// The pipe waker is the fallback where nothing better exists, and the waker of the kqueue
+// systems (an `EVFILT_USER` waker lives inside the selector's kqueue and has no fd to fit
+// this API). It is also built (and its tests run) on Linux so that it cannot rot unseen.
+#[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
+mod waker_pipe;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use waker_pipe::Waker;
+
 use std::io;
 
 /// Which readiness a registration asks for.

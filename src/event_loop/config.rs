@@ -1,0 +1,93 @@
+//! `EventLoopConfig`: the sizes and resolutions an [`EventLoop`](crate::EventLoop) is built
+//! with. Everything it sizes is allocated once, when the loop is created.
+
+use std::time::Duration;
+
+/// Configures an [`EventLoop`](crate::EventLoop) (a builder: every setter returns `&mut Self`).
+///
+/// ```
+/// use readyio::{EventLoop, EventLoopConfig, Handler};
+///
+/// struct Quiet;
+/// impl Handler for Quiet {
+///     type Timeout = ();
+///     type Message = ();
+/// }
+///
+/// let mut config = EventLoopConfig::new();
+/// config.notify_capacity(64).timer_capacity(1024).timer_tick_ms(10);
+/// let event_loop: EventLoop<Quiet> = EventLoop::configured(config)?;
+/// # drop(event_loop);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventLoopConfig {
+    pub(crate) notify_capacity: usize,
+    pub(crate) messages_per_tick: usize,
+    pub(crate) timer_tick: Duration,
+    pub(crate) timer_wheel_size: usize,
+    pub(crate) timer_capacity: usize,
+}
+
+impl EventLoopConfig {
+    /// The defaults: `notify_capacity` 4096, `messages_per_tick` 256, `timer_tick` 1 ms,
+    /// `timer_wheel_size` 1024, `timer_capacity` 65536.
+    pub fn new() -> EventLoopConfig {
+        EventLoopConfig {
+            notify_capacity: 4096,
+            messages_per_tick: 256,
+            timer_tick: Duration::from_millis(1),
+            timer_wheel_size: 1024,
+            timer_capacity: 65_536,
+        }
+    }
+
+    /// How many messages the channel holds before [`Sender::send`](crate::Sender::send)
+    /// returns `Full` (at least 1; default 4096). The queue is allocated at this size.
+    pub fn notify_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.notify_capacity = capacity;
+        self
+    }
+
+    /// The most messages delivered per iteration, so IO and timers are not starved by a
+    /// flood of messages (default 256; 0 delivers none).
+    pub fn messages_per_tick(&mut self, messages: usize) -> &mut Self {
+        self.messages_per_tick = messages;
+        self
+    }
+
+    /// The timer wheel's tick in milliseconds (default 1; the seed's mio used 100). See
+    /// [`timer_tick`](Self::timer_tick).
+    pub fn timer_tick_ms(&mut self, ms: u64) -> &mut Self {
+        self.timer_tick(Duration::from_millis(ms))
+    }
+
+    /// The timer wheel's tick (default 1 ms; at least 1 ns). It sets the width of a wheel
+    /// slot, not the timers' precision: a timer fires at its exact deadline (as precisely
+    /// as the poll timeout allows) whatever the tick, and never before it. A coarser tick
+    /// makes far timers cascade less often.
+    pub fn timer_tick(&mut self, tick: Duration) -> &mut Self {
+        self.timer_tick = tick;
+        self
+    }
+
+    /// Slots per level of the hierarchical timer wheel (rounded up to a power of two,
+    /// 2 ..= 65536; default 1024).
+    pub fn timer_wheel_size(&mut self, slots: usize) -> &mut Self {
+        self.timer_wheel_size = slots;
+        self
+    }
+
+    /// The most timers pending at once; one more gives a [`TimerError`](crate::TimerError)
+    /// (default 65536). Their storage is allocated when the loop is created.
+    pub fn timer_capacity(&mut self, timers: usize) -> &mut Self {
+        self.timer_capacity = timers;
+        self
+    }
+}
+
+impl Default for EventLoopConfig {
+    fn default() -> Self {
+        EventLoopConfig::new()
+    }
+}

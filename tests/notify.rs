@@ -1,0 +1,204 @@
+//! The notify channel through a running EventLoop: delivery across threads and from the
+//! handler itself, `Full` at capacity, `Closed` after the loop is dropped, per-tick limits.
+
+use readyio::{EventLoop, EventLoopConfig, Handler, NotifyError, Sender};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Collects messages; shuts the loop down once it has `want` of them.
+struct Collect {
+    got: Vec<u64>,
+    want: usize,
+}
+
+impl Handler for Collect {
+    type Timeout = ();
+    type Message = u64;
+    fn notify(&mut self, event_loop: &mut EventLoop<Self>, msg: u64) {
+        self.got.push(msg);
+        if self.got.len() == self.want {
+            event_loop.shutdown();
+        }
+    }
+}
+
+/// Iterates until `handler` has `want` messages, failing the test after `limit`.
+fn run_until_collected(event_loop: &mut EventLoop<Collect>, handler: &mut Collect, limit: Duration) {
+    let start = Instant::now();
+    while handler.got.len() < handler.want {
+        event_loop.run_once(handler, Some(100)).unwrap();
+        assert!(start.elapsed() < limit, "the loop did not finish within {limit:?}");
+    }
+}
+
+#[test]
+fn messages_from_another_thread_arrive_in_order() {
+    let mut event_loop = EventLoop::new().unwrap();
+    let sender = event_loop.channel();
+    let producer = thread::spawn(move || {
+        for i in 0..1000u64 {
+            loop {
+                match sender.send(i) {
+                    Ok(()) => break,
+                    Err(NotifyError::Full(_)) => thread::yield_now(),
+                    Err(e) => panic!("send failed: {e}"),
+                }
+            }
+        }
+    });
+    let mut handler = Collect { got: Vec::new(), want: 1000 };
+    run_until_collected(&mut event_loop, &mut handler, Duration::from_secs(10));
+    producer.join().unwrap();
+    assert_eq!(handler.got, (0..1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_message_wakes_a_loop_blocked_without_timeout() {
+    let mut event_loop = EventLoop::new().unwrap();
+    let sender = event_loop.channel();
+    let (started_tx, started_rx) = mpsc::channel();
+    let waker = thread::spawn(move || {
+        started_rx.recv().unwrap();
+        thread::sleep(Duration::from_millis(50));
+        sender.send(42).unwrap();
+    });
+    let mut handler = Collect { got: Vec::new(), want: 1 };
+    started_tx.send(()).unwrap();
+    let start = Instant::now();
+    // `run` blocks with no timeout at all: only the wake-up can end it.
+    event_loop.run(&mut handler).unwrap();
+    assert_eq!(handler.got, vec![42]);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    waker.join().unwrap();
+}
+
+#[test]
+fn the_handler_can_send_to_its_own_loop() {
+    struct Echo {
+        sender: Option<Sender<u64>>,
+        got: Vec<u64>,
+    }
+    impl Handler for Echo {
+        type Timeout = ();
+        type Message = u64;
+        fn notify(&mut self, event_loop: &mut EventLoop<Self>, msg: u64) {
+            self.got.push(msg);
+            if msg < 5 {
+                self.sender.as_ref().unwrap().send(msg + 1).unwrap();
+            } else {
+                event_loop.shutdown();
+            }
+        }
+    }
+    let mut event_loop = EventLoop::new().unwrap();
+    let sender = event_loop.channel();
+    sender.send(0).unwrap();
+    let mut handler = Echo { sender: Some(sender), got: Vec::new() };
+    event_loop.run(&mut handler).unwrap();
+    assert_eq!(handler.got, vec![0, 1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn capacity_one_returns_full_until_drained() {
+    let mut config = EventLoopConfig::new();
+    config.notify_capacity(1);
+    let mut event_loop = EventLoop::configured(config).unwrap();
+    let sender = event_loop.channel();
+    sender.send(1).unwrap();
+    for attempt in 2..5 {
+        match sender.send(attempt) {
+            Err(NotifyError::Full(msg)) => assert_eq!(msg, attempt, "Full hands the message back"),
+            other => panic!("expected Full, got {other:?}"),
+        }
+    }
+    let mut handler = Collect { got: Vec::new(), want: 2 };
+    event_loop.run_once(&mut handler, Some(0)).unwrap();
+    assert_eq!(handler.got, vec![1]);
+    sender.send(5).unwrap();
+    event_loop.run_once(&mut handler, Some(0)).unwrap();
+    assert_eq!(handler.got, vec![1, 5]);
+}
+
+#[test]
+fn sends_after_the_loop_is_dropped_return_closed_with_the_message() {
+    let event_loop: EventLoop<Collect> = EventLoop::new().unwrap();
+    let sender = event_loop.channel();
+    let clone = sender.clone();
+    drop(event_loop);
+    match sender.send(7) {
+        Err(NotifyError::Closed(Some(7))) => {}
+        other => panic!("expected Closed(Some(7)), got {other:?}"),
+    }
+    let from_thread = thread::spawn(move || clone.send(8)).join().unwrap();
+    assert!(matches!(from_thread, Err(NotifyError::Closed(Some(8)))));
+}
+
+#[test]
+fn undelivered_messages_are_dropped_with_the_loop() {
+    use std::sync::Arc;
+    let token = Arc::new(());
+    struct Holder;
+    impl Handler for Holder {
+        type Timeout = ();
+        type Message = Arc<()>;
+    }
+    let event_loop: EventLoop<Holder> = EventLoop::new().unwrap();
+    let sender = event_loop.channel();
+    sender.send(Arc::clone(&token)).unwrap();
+    assert_eq!(Arc::strong_count(&token), 2);
+    drop(event_loop);
+    assert_eq!(Arc::strong_count(&token), 1, "the queued message was dropped, not leaked");
+    drop(sender);
+}
+
+#[test]
+fn at_most_messages_per_tick_are_delivered_per_iteration() {
+    let mut config = EventLoopConfig::new();
+    config.messages_per_tick(3);
+    let mut event_loop = EventLoop::configured(config).unwrap();
+    let sender = event_loop.channel();
+    for i in 0..7 {
+        sender.send(i).unwrap();
+    }
+    let mut handler = Collect { got: Vec::new(), want: usize::MAX };
+    let start = Instant::now();
+    event_loop.run_once(&mut handler, Some(5000)).unwrap();
+    assert_eq!(handler.got.len(), 3);
+    // Messages are still queued, so the next poll must not sleep for its 5 s.
+    event_loop.run_once(&mut handler, Some(5000)).unwrap();
+    event_loop.run_once(&mut handler, Some(5000)).unwrap();
+    assert_eq!(handler.got, (0..7).collect::<Vec<_>>());
+    assert!(start.elapsed() < Duration::from_secs(2), "a poll slept although messages were queued");
+}
+
+#[test]
+fn notify_errors_display_and_debug() {
+    let full: NotifyError<u8> = NotifyError::Full(1);
+    assert_eq!(format!("{full:?}"), "Full(..)");
+    assert!(full.to_string().contains("full"));
+    let io: NotifyError<u8> = NotifyError::Io(std::io::Error::other("x"));
+    assert!(std::error::Error::source(&io).is_some());
+    let closed: NotifyError<u8> = NotifyError::Closed(None);
+    assert!(closed.to_string().contains("gone"));
+}
+
+#[test]
+fn sender_is_clone_send_and_sync() {
+    fn assert_traits<T: Clone + Send + Sync>() {}
+    assert_traits::<Sender<u64>>();
+    let mut event_loop = EventLoop::new().unwrap();
+    let sender = event_loop.channel();
+    let senders: Vec<_> = (0..4).map(|_| sender.clone()).collect();
+    let handles: Vec<_> = senders
+        .into_iter()
+        .enumerate()
+        .map(|(t, s)| thread::spawn(move || (0..100u64).for_each(|i| s.send(t as u64 * 1000 + i).unwrap())))
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    let mut handler = Collect { got: Vec::new(), want: 400 };
+    run_until_collected(&mut event_loop, &mut handler, Duration::from_secs(10));
+    handler.got.sort();
+    let expected: Vec<u64> = (0..4).flat_map(|t| (0..100).map(move |i| t * 1000 + i)).collect();
+    assert_eq!(handler.got, expected);
+}

@@ -1,0 +1,232 @@
+//! The timing wheel as a data structure, driven with simulated time: deadline order, never
+//! early, cancellation, capacity, and a randomized comparison with a sorted-map model.
+
+#[path = "../src/event_loop/timer_wheel.rs"]
+#[allow(dead_code)]
+mod timer_wheel;
+
+use std::collections::BTreeMap;
+use timer_wheel::{TimerKey, TimerWheel};
+
+const MS: u64 = 1_000_000;
+
+fn drain(wheel: &mut TimerWheel<u32>, now: u64) -> Vec<u32> {
+    std::iter::from_fn(|| wheel.poll(now)).collect()
+}
+
+/// xorshift64*: deterministic and dependency-free.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn timers_in_the_same_tick_fire_in_deadline_order() {
+    let mut wheel = TimerWheel::new(16, MS, 1024);
+    for (value, offset_us) in [(3u32, 900u64), (1, 100), (2, 500), (0, 0)] {
+        wheel.insert(5 * MS + offset_us * 1000, value).unwrap();
+    }
+    assert_eq!(drain(&mut wheel, 6 * MS), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn a_timer_never_fires_before_its_deadline() {
+    let mut wheel = TimerWheel::new(16, MS, 1024);
+    let deadline = 3 * MS + 400_000;
+    wheel.insert(deadline, 7).unwrap();
+    for now in (0..deadline).step_by(50_000) {
+        assert_eq!(wheel.poll(now), None, "fired at {now} before {deadline}");
+    }
+    assert_eq!(wheel.poll(deadline), Some(7));
+}
+
+#[test]
+fn sub_tick_deadlines_fire_within_their_tick_not_at_its_end() {
+    let mut wheel = TimerWheel::new(16, MS, 64);
+    wheel.insert(2 * MS + 250_000, 1).unwrap();
+    wheel.insert(2 * MS + 750_000, 2).unwrap();
+    assert_eq!(wheel.next_deadline(), Some(2 * MS + 250_000));
+    assert_eq!(drain(&mut wheel, 2 * MS + 300_000), vec![1]);
+    assert_eq!(wheel.next_deadline(), Some(2 * MS + 750_000));
+    assert_eq!(drain(&mut wheel, 2 * MS + 750_000), vec![2]);
+}
+
+#[test]
+fn past_deadlines_fire_at_the_next_poll() {
+    let mut wheel = TimerWheel::new(16, MS, 64);
+    assert_eq!(wheel.poll(100 * MS), None);
+    wheel.insert(5 * MS, 1).unwrap();
+    wheel.insert(0, 0).unwrap();
+    assert_eq!(wheel.next_deadline(), Some(0));
+    assert_eq!(drain(&mut wheel, 100 * MS), vec![0, 1]);
+}
+
+#[test]
+fn far_deadlines_cascade_down_and_fire_on_time() {
+    let mut wheel = TimerWheel::new(16, MS, 64);
+    let far = [3_600_000 * MS + 17, 64 * 64 * MS + 3, 64 * MS, 65 * MS, 10_000 * MS + 999_999];
+    for (value, &deadline) in far.iter().enumerate() {
+        wheel.insert(deadline, value as u32).unwrap();
+    }
+    let mut sorted: Vec<(u64, u32)> = far.iter().enumerate().map(|(v, &d)| (d, v as u32)).collect();
+    sorted.sort();
+    for (deadline, value) in sorted {
+        let wake = wheel.next_deadline().unwrap();
+        assert!(wake <= deadline, "next_deadline {wake} is after a pending deadline {deadline}");
+        assert_eq!(wheel.poll(deadline - 1), None);
+        assert_eq!(wheel.poll(deadline), Some(value));
+    }
+    assert!(wheel.is_empty());
+    assert_eq!(wheel.next_deadline(), None);
+}
+
+#[test]
+fn cancel_returns_the_value_once_and_leaves_other_timers_alone() {
+    let mut wheel = TimerWheel::new(16, MS, 64);
+    let a = wheel.insert(10 * MS, 1).unwrap();
+    let b = wheel.insert(10 * MS, 2).unwrap();
+    assert_eq!(wheel.cancel(a), Some(1));
+    assert_eq!(wheel.cancel(a), None);
+    // The freed entry is reused; the stale key must not reach the new timer.
+    let c = wheel.insert(20 * MS, 3).unwrap();
+    assert_ne!(a, c);
+    assert_eq!(wheel.cancel(a), None);
+    assert_eq!(drain(&mut wheel, 30 * MS), vec![2, 3]);
+    assert_eq!(wheel.cancel(b), None, "a fired timer cannot be cancelled");
+    assert_eq!(wheel.cancel(c), None);
+}
+
+#[test]
+fn a_full_wheel_gives_the_value_back_until_a_timer_leaves() {
+    let mut wheel = TimerWheel::new(2, MS, 64);
+    let first = wheel.insert(MS, 1).unwrap();
+    wheel.insert(MS, 2).unwrap();
+    assert_eq!(wheel.insert(MS, 3), Err(3));
+    assert_eq!(wheel.cancel(first), Some(1));
+    wheel.insert(MS, 3).unwrap();
+    assert_eq!(wheel.len(), 2);
+}
+
+#[test]
+fn zero_capacity_wheel_refuses_every_timer() {
+    let mut wheel = TimerWheel::new(0, MS, 64);
+    assert_eq!(wheel.insert(MS, 1), Err(1));
+}
+
+#[test]
+fn cancelling_the_only_timer_of_a_slot_clears_the_next_deadline() {
+    let mut wheel: TimerWheel<u32> = TimerWheel::new(4, MS, 64);
+    let key: TimerKey = wheel.insert(7 * MS, 1).unwrap();
+    assert_eq!(wheel.next_deadline(), Some(7 * MS));
+    wheel.cancel(key);
+    assert_eq!(wheel.next_deadline(), None);
+}
+
+/// Random inserts, cancels and polls against a `BTreeMap<(deadline, seq), value>` model:
+/// every poll must return exactly the model's due timers, in deadline order.
+fn matches_model(slots: usize, tick_ns: u64, horizon_ns: u64, seed: u64) {
+    let mut rng = Rng(seed);
+    let mut wheel = TimerWheel::new(4096, tick_ns, slots);
+    let mut model: BTreeMap<(u64, u64), u32> = BTreeMap::new();
+    let mut keys: Vec<(TimerKey, (u64, u64))> = Vec::new();
+    let mut now = 0u64;
+    for step in 0..20_000u64 {
+        match rng.below(10) {
+            0..=4 => {
+                let deadline = now.saturating_add(rng.below(horizon_ns));
+                if let Ok(key) = wheel.insert(deadline, step as u32) {
+                    model.insert((deadline, step), step as u32);
+                    keys.push((key, (deadline, step)));
+                }
+            }
+            5..=6 if !keys.is_empty() => {
+                let (key, model_key) = keys.swap_remove(rng.below(keys.len() as u64) as usize);
+                assert_eq!(wheel.cancel(key), model.remove(&model_key), "cancel at step {step}");
+            }
+            _ => {
+                now = now.saturating_add(rng.below(horizon_ns / 50 + 1));
+                let expected: Vec<u32> = {
+                    let due: Vec<(u64, u64)> = model.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
+                    due.iter().map(|k| model.remove(k).unwrap()).collect()
+                };
+                let fired = drain(&mut wheel, now);
+                // Equal deadlines may come out in either order; compare by deadline.
+                let deadline_of = |v: &u32| keys.iter().find(|(_, (_, s))| *s == u64::from(*v)).map(|(_, (d, _))| *d);
+                let fired_deadlines: Vec<_> = fired.iter().map(deadline_of).collect();
+                let expected_deadlines: Vec<_> = expected.iter().map(deadline_of).collect();
+                assert_eq!(fired_deadlines, expected_deadlines, "fired at now={now}, step {step}");
+                let mut fired_sorted = fired.clone();
+                fired_sorted.sort();
+                let mut expected_sorted = expected.clone();
+                expected_sorted.sort();
+                assert_eq!(fired_sorted, expected_sorted);
+                keys.retain(|(_, (d, _))| *d > now);
+                if let (Some(next), Some(((earliest, _), _))) = (wheel.next_deadline(), model.iter().next()) {
+                    assert!(next <= *earliest, "next_deadline {next} after pending {earliest}");
+                }
+            }
+        }
+        assert_eq!(wheel.len(), model.len());
+    }
+}
+
+#[test]
+fn random_operations_match_a_sorted_model_with_1024_slots() {
+    matches_model(1024, MS, 10_000 * MS, 0x9e37_79b9_7f4a_7c15);
+}
+
+#[test]
+fn random_operations_match_a_sorted_model_with_small_wheels() {
+    matches_model(2, MS, 500 * MS, 1);
+    matches_model(8, 250_000, 80 * MS, 2);
+    matches_model(64, 1, 1_000_000, 3);
+}
+
+#[test]
+fn random_operations_match_a_sorted_model_with_huge_horizons() {
+    matches_model(64, MS, u64::MAX / 256, 4);
+    matches_model(1024, 7, u64::MAX / 128, 5);
+}
+
+#[test]
+fn timers_cancelled_while_due_never_block_new_ones_or_fire() {
+    // Capacity 3, all within the current tick: cancelled records stay in the due queue as
+    // stale ones until it is compacted, which must happen without losing live timers.
+    let mut wheel = TimerWheel::new(3, MS, 64);
+    assert_eq!(wheel.poll(10 * MS), None);
+    let keep = wheel.insert(10 * MS + 900_000, 1000).unwrap();
+    for round in 0..100u32 {
+        let a = wheel.insert(10 * MS + 500_000 + u64::from(round), round).unwrap();
+        let b = wheel.insert(10 * MS + 100_000, round + 1).unwrap();
+        assert_eq!(wheel.cancel(b), Some(round + 1));
+        assert_eq!(wheel.cancel(a), Some(round));
+    }
+    assert_eq!(wheel.len(), 1);
+    assert_eq!(wheel.next_deadline(), Some(10 * MS + 900_000), "the front of the queue is live");
+    assert_eq!(drain(&mut wheel, 11 * MS), vec![1000]);
+    assert_eq!(wheel.cancel(keep), None);
+}
+
+#[test]
+fn a_slot_with_many_timers_cancelled_in_any_order_keeps_the_rest() {
+    let mut wheel = TimerWheel::new(1000, MS, 64);
+    let keys: Vec<TimerKey> = (0..1000u32).map(|i| wheel.insert(5_000 * MS + u64::from(i), i).unwrap()).collect();
+    let mut rng = Rng(99);
+    let mut cancelled = std::collections::HashSet::new();
+    for _ in 0..600 {
+        let i = rng.below(1000) as usize;
+        let expected = if cancelled.insert(i) { Some(i as u32) } else { None };
+        assert_eq!(wheel.cancel(keys[i]), expected);
+    }
+    let fired = drain(&mut wheel, 6_000 * MS);
+    let expected: Vec<u32> = (0..1000u32).filter(|i| !cancelled.contains(&(*i as usize))).collect();
+    assert_eq!(fired, expected, "the survivors fire in deadline order");
+}
