@@ -322,20 +322,26 @@ mod imp {
             if known.watched && self.any_knote_alive(fd, known)? {
                 return Err(io::Error::from_raw_os_error(c::EEXIST));
             }
-            if index >= table.len() {
-                table.resize(index + 1, Registration::default());
-            }
             let mut changes = [c::kevent::default(); MAX_CHANGES];
             let n = registration_changes(fd, data, interest, trigger, 0, &mut changes);
             let (filters, result) = self.apply(&mut changes[..n], 0);
-            self.record(&mut table[index], Registration { watched: result.is_ok(), filters, data });
-            if result.is_err() && filters != 0 {
-                // Half registered (one filter refused): undo, so a failed add leaves nothing.
-                let n = deletion_changes(fd, filters, &mut changes);
-                let _ = self.apply(&mut changes[..n], filters);
-                self.record(&mut table[index], Registration::default());
+            if let Err(e) = result {
+                if filters != 0 {
+                    // Half registered (one filter refused): undo, so a failed add leaves nothing.
+                    let n = deletion_changes(fd, filters, &mut changes);
+                    let _ = self.apply(&mut changes[..n], filters);
+                }
+                if let Some(stale) = table.get_mut(index) {
+                    self.record(stale, Registration::default());
+                }
+                return Err(e);
             }
-            result
+            // Grown only once the kernel accepted the fd: a bogus fd number costs nothing.
+            if index >= table.len() {
+                table.resize(index + 1, Registration::default());
+            }
+            self.record(&mut table[index], Registration { watched: true, filters, data });
+            Ok(())
         }
 
         /// Replaces interest, trigger and data of a watched fd; `ENOENT` if not watched.
