@@ -324,6 +324,11 @@ mod imp {
             }
             let mut changes = [c::kevent::default(); MAX_CHANGES];
             let n = registration_changes(fd, data, interest, trigger, 0, &mut changes);
+            if n == 0 {
+                // No knote to add (empty interest), so no kernel call would notice a bad fd.
+                // SAFETY: F_GETFD only reads the fd's flags; a closed fd gives EBADF.
+                cvt(unsafe { c::fcntl(fd, c::F_GETFD) })?;
+            }
             let (filters, result) = self.apply(&mut changes[..n], 0);
             if let Err(e) = result {
                 if filters != 0 {
