@@ -19,7 +19,7 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch
 # precision (event loop timers) therefore cannot pass here; it runs natively everywhere else.
 qemu_skips=(--skip sub_millisecond_timeouts_are_not_rounded_to_whole_milliseconds)
 start=$SECONDS
-# One test at a time: the allocation-counting tests (tests/support/counting_alloc.rs) count
-# process-wide, so under emulation a slow neighbour test shows up in their counts.
+# One test at a time: under emulation every test runs several times slower, and the timing
+# tests (timeouts, deadlines) should not also compete with their neighbours for 2 cores.
 cargo test --target "$target" --tests -- --test-threads=1 "${qemu_skips[@]}"
 echo "aarch64 (qemu): test suite passed in $((SECONDS - start))s"

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 source ci/common.sh
 target=x86_64-unknown-linux-musl
 ensure_rust_target "$target"
-# One test at a time: the allocation-counting tests (tests/support/counting_alloc.rs) count
-# process-wide, so a test running beside them on another thread shows up in their counts.
+# One test at a time: the timing tests (timeouts, deadlines) then get a core of this shared
+# 2-core machine to themselves, and the whole suite still takes seconds.
 start=$SECONDS
 cargo test --target "$target" --tests -- --test-threads=1
 echo "musl: test suite passed in $((SECONDS - start))s"
