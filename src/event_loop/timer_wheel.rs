@@ -55,7 +55,7 @@
 //!    generation differs from its entry's, because every free changes the generation.
 //!    When a generation wraps around to 0 the wheel compacts, so a stale record can never
 //!    match a later occupant of its entry 2^32 generations on.
-//! 5. The pool has `2 * (full + partial) + 2` chunks, where `full = ceil(capacity / 32)`
+//! 5. The pool has `2 * (full + partial) + 2` chunks, where `full = ceil(capacity / CHUNK)`
 //!    and `partial = min(capacity, slots in all levels)`: live records alone never need
 //!    more than `full + partial`. A cascade of a level-`k` slot of `n` records needs at
 //!    most `min(n, k * slots) + 1` chunks beyond those it frees as it reads, so it compacts
@@ -84,8 +84,10 @@ use std::collections::VecDeque;
 
 /// No chunk.
 const NIL: u32 = u32::MAX;
-/// Records per chunk.
-const CHUNK: usize = 32;
+/// Records per chunk (2 KiB): long runs that the memory system streams in and out well,
+/// and few chunk allocations per record; measured clearly faster than 32 and
+/// about as fast as 256, which doubles the memory reserved for partly filled chunks.
+const CHUNK: usize = 128;
 
 /// Names one timer in a [`TimerWheel`]: its slab index and the generation the entry had
 /// when the timer was inserted.
@@ -114,11 +116,12 @@ struct Entry<T> {
     generation: u32,
 }
 
-/// A block of a slot's records, linked to the slot's next chunk.
+/// A block of a slot's records, cache-line aligned; `chunk_next` links it to the slot's
+/// next chunk.
 #[derive(Debug)]
+#[repr(align(64))]
 struct Chunk {
     records: [Record; CHUNK],
-    next: u32,
 }
 
 /// A slot's chunks: all full except `tail`, which holds `tail_len` records; `len` records
@@ -145,6 +148,8 @@ pub struct TimerWheel<T> {
     free_entries: Vec<(u32, u32)>,
     len: usize,
     chunks: Vec<Chunk>,
+    /// The chunk after each chunk in its slot list or in the free list.
+    chunk_next: Vec<u32>,
     /// How many chunks `chunks` may ever hold (see invariant 5).
     chunk_pool: usize,
     free_chunk: u32,
@@ -160,6 +165,10 @@ pub struct TimerWheel<T> {
     batch: Vec<Record>,
     tick_ns: u64,
     bits: u32,
+    /// `bit / bits` for every bit of a `u64`: a table, not a division per filing.
+    level_of_bit: [u8; 64],
+    /// `u64::MAX / tick_ns`: turns the division into a multiplication, see `tick_of`.
+    tick_reciprocal: u64,
     slots: usize,
     levels: usize,
     elapsed: u64,
@@ -192,6 +201,7 @@ impl<T> TimerWheel<T> {
             free_entries: Vec::with_capacity(capacity),
             len: 0,
             chunks: Vec::with_capacity(chunk_pool),
+            chunk_next: Vec::with_capacity(chunk_pool),
             chunk_pool,
             free_chunk: NIL,
             free_chunk_count: 0,
@@ -203,6 +213,8 @@ impl<T> TimerWheel<T> {
             batch: Vec::with_capacity(capacity),
             tick_ns: tick_ns.max(1),
             bits,
+            level_of_bit: std::array::from_fn(|bit| (bit as u32 / bits) as u8),
+            tick_reciprocal: u64::MAX / tick_ns.max(1),
             slots,
             levels,
             elapsed: 0,
@@ -348,7 +360,7 @@ impl<T> TimerWheel<T> {
         }
         let mut chunk = list.head;
         while chunk != NIL {
-            let next = self.chunks[chunk as usize].next;
+            let next = self.chunk_next[chunk as usize];
             let count = if chunk == list.tail { list.tail_len as usize } else { CHUNK };
             if level == 0 {
                 // A level-0 slot is one tick, all due now (invariant 1).
@@ -356,7 +368,7 @@ impl<T> TimerWheel<T> {
             } else {
                 for pos in 0..count {
                     let record = self.chunks[chunk as usize].records[pos];
-                    let tick = record.deadline_ns / self.tick_ns;
+                    let tick = self.tick_of(record.deadline_ns);
                     if tick > self.elapsed {
                         self.file_in_slot(record, tick);
                     } else if self.is_live(&record) {
@@ -394,9 +406,21 @@ impl<T> TimerWheel<T> {
         }
     }
 
+    /// `deadline_ns / tick_ns`, by a multiplication: the high half of `deadline_ns *
+    /// tick_reciprocal` is the quotient or up to two less, which the remainder corrects.
+    fn tick_of(&self, deadline_ns: u64) -> u64 {
+        let mut tick = ((u128::from(deadline_ns) * u128::from(self.tick_reciprocal)) >> 64) as u64;
+        let mut remainder = deadline_ns - tick * self.tick_ns;
+        while remainder >= self.tick_ns {
+            tick += 1;
+            remainder -= self.tick_ns;
+        }
+        tick
+    }
+
     /// Files a new record in the due queue or in its slot.
     fn file(&mut self, record: Record) {
-        let tick = record.deadline_ns / self.tick_ns;
+        let tick = self.tick_of(record.deadline_ns);
         if tick <= self.elapsed {
             self.insert_due_sorted(record);
         } else {
@@ -406,7 +430,7 @@ impl<T> TimerWheel<T> {
 
     fn file_in_slot(&mut self, record: Record, tick: u64) {
         let highest_differing_bit = 63 - (tick ^ self.elapsed).leading_zeros();
-        let level = (highest_differing_bit / self.bits) as usize;
+        let level = self.level_of_bit[highest_differing_bit as usize] as usize;
         let slot = ((tick >> (level as u32 * self.bits)) as usize) & (self.slots - 1);
         let list_index = level * self.slots + slot;
         let mut list = self.lists[list_index];
@@ -423,7 +447,7 @@ impl<T> TimerWheel<T> {
                 list.head = chunk;
                 self.set_occupied(level, slot, true);
             } else {
-                self.chunks[list.tail as usize].next = chunk;
+                self.chunk_next[list.tail as usize] = chunk;
             }
             list.tail = chunk;
             list.tail_len = 0;
@@ -481,7 +505,7 @@ impl<T> TimerWheel<T> {
                     continue;
                 }
                 if write_pos == CHUNK {
-                    write_chunk = self.chunks[write_chunk as usize].next;
+                    write_chunk = self.chunk_next[write_chunk as usize];
                     write_pos = 0;
                 }
                 self.chunks[write_chunk as usize].records[write_pos] = record;
@@ -489,11 +513,11 @@ impl<T> TimerWheel<T> {
                 kept += 1;
                 min_deadline = min_deadline.min(record.deadline_ns);
             }
-            read_chunk = self.chunks[read_chunk as usize].next;
+            read_chunk = self.chunk_next[read_chunk as usize];
         }
-        let mut spare = self.chunks[write_chunk as usize].next;
+        let mut spare = self.chunk_next[write_chunk as usize];
         while spare != NIL {
-            let next = self.chunks[spare as usize].next;
+            let next = self.chunk_next[spare as usize];
             self.free_chunk(spare);
             spare = next;
         }
@@ -503,7 +527,7 @@ impl<T> TimerWheel<T> {
             self.lists[list_index] = SlotList::EMPTY;
             self.set_occupied(level, slot, false);
         } else {
-            self.chunks[write_chunk as usize].next = NIL;
+            self.chunk_next[write_chunk as usize] = NIL;
             self.lists[list_index] =
                 SlotList { head: list.head, tail: write_chunk, tail_len: write_pos as u32, len: kept };
         }
@@ -535,19 +559,20 @@ impl<T> TimerWheel<T> {
     fn alloc_chunk(&mut self) -> u32 {
         if self.free_chunk != NIL {
             let chunk = self.free_chunk;
-            self.free_chunk = self.chunks[chunk as usize].next;
+            self.free_chunk = self.chunk_next[chunk as usize];
             self.free_chunk_count -= 1;
-            self.chunks[chunk as usize].next = NIL;
+            self.chunk_next[chunk as usize] = NIL;
             chunk
         } else {
             assert!(self.chunks.len() < self.chunk_pool, "chunk pool sized in new() (invariant 5)");
-            self.chunks.push(Chunk { records: [Record::EMPTY; CHUNK], next: NIL });
+            self.chunks.push(Chunk { records: [Record::EMPTY; CHUNK] });
+            self.chunk_next.push(NIL);
             (self.chunks.len() - 1) as u32
         }
     }
 
     fn free_chunk(&mut self, chunk: u32) {
-        self.chunks[chunk as usize].next = self.free_chunk;
+        self.chunk_next[chunk as usize] = self.free_chunk;
         self.free_chunk = chunk;
         self.free_chunk_count += 1;
     }
