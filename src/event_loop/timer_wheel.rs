@@ -383,7 +383,11 @@ impl<T> TimerWheel<T> {
         // Every live record in the due queue has a tick before `elapsed`, so the sorted
         // batch goes after them (invariant 2).
         self.batch.sort_unstable_by_key(|r| r.deadline_ns);
-        if self.due.len() + self.batch.len() > self.due.capacity() {
+        if self.due.is_empty() {
+            // Start the ring over at its first, cache-warm records (a ring that kept
+            // moving on would walk through all its memory, missing the cache all the way).
+            self.due.clear();
+        } else if self.due.len() + self.batch.len() > self.due.capacity() {
             self.compact_due();
         }
         self.due.extend(self.batch.drain(..));
