@@ -410,16 +410,15 @@ impl<T> TimerWheel<T> {
         }
     }
 
-    /// `deadline_ns / tick_ns`, by a multiplication: the high half of `deadline_ns *
-    /// tick_reciprocal` is the quotient or up to two less, which the remainder corrects.
+    /// `deadline_ns / tick_ns`, by a multiplication. With `r = tick_reciprocal =
+    /// floor((2^64 - 1) / tick_ns) >= 2^64 / tick_ns - 1`, the high half of
+    /// `deadline_ns * r` lies in `(deadline_ns / tick_ns - 1, deadline_ns / tick_ns]`: the
+    /// quotient or one less, which the remainder tells (without a branch, which would be
+    /// mispredicted half the time).
     fn tick_of(&self, deadline_ns: u64) -> u64 {
-        let mut tick = ((u128::from(deadline_ns) * u128::from(self.tick_reciprocal)) >> 64) as u64;
-        let mut remainder = deadline_ns - tick * self.tick_ns;
-        while remainder >= self.tick_ns {
-            tick += 1;
-            remainder -= self.tick_ns;
-        }
-        tick
+        let estimate = ((u128::from(deadline_ns) * u128::from(self.tick_reciprocal)) >> 64) as u64;
+        let remainder = deadline_ns - estimate * self.tick_ns;
+        estimate + u64::from(remainder >= self.tick_ns)
     }
 
     /// Files a new record in the due queue or in its slot.
