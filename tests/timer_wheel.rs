@@ -278,3 +278,19 @@ fn a_slot_full_of_cancelled_timers_cascades_its_live_ones_in_order() {
     }
     assert!(wheel.is_empty());
 }
+
+#[test]
+fn a_full_wheel_of_any_capacity_refuses_the_next_timer_and_reuses_a_freed_one() {
+    for capacity in [1usize, 63, 64, 65, 100, 4095, 4096, 4097, 6400, 262_145] {
+        let mut wheel = TimerWheel::new(capacity, MS, 64);
+        let keys: Vec<TimerKey> = (0..capacity).map(|i| wheel.insert(MS + i as u64, i as u32).unwrap()).collect();
+        assert_eq!(wheel.insert(MS, u32::MAX), Err(u32::MAX), "capacity {capacity}");
+        let middle = keys[capacity / 2];
+        assert_eq!(wheel.cancel(middle), Some((capacity / 2) as u32));
+        let again = wheel.insert(2 * MS, 7).unwrap();
+        assert_eq!(wheel.insert(MS, u32::MAX), Err(u32::MAX), "capacity {capacity}");
+        assert_eq!(wheel.cancel(middle), None, "the old key does not reach the new timer");
+        assert_eq!(wheel.cancel(again), Some(7));
+        assert_eq!(wheel.len(), capacity - 1);
+    }
+}

@@ -16,15 +16,19 @@
 //!
 //! # Storage
 //!
-//! A timer is an *entry* in a slab (its value and a generation; free entries are kept on a
-//! stack of `(index, generation)`, so an insert only writes its entry) plus a 16-byte
-//! *record* (deadline, entry index, generation) kept in its slot or in the due queue. A
-//! slot holds its records in a list of fixed-size *chunks* taken from a pool, so emptying
-//! a slot reads its records sequentially (the memory system can fetch many at once)
-//! instead of chasing one pointer per timer. The slab, the chunk pool, the due queue and
+//! A timer is an *entry* in a slab (its value and a generation) plus a 16-byte *record*
+//! (deadline, entry index, generation) kept in its slot or in the due queue. A slot holds
+//! its records in a list of fixed-size *chunks* taken from a pool, so emptying a slot
+//! reads its records sequentially (the memory system can fetch many at once) instead of
+//! chasing one pointer per timer. The slab, the chunk pool, the due queue and
 //! the cascade buffer are all sized in [`TimerWheel::new`] for `capacity` timers, so
 //! nothing allocates afterwards. A bitmap per level says which slots are occupied, so the
 //! next occupied slot is found with a few `trailing_zeros`, not by stepping through ticks.
+//! Another bitmap, with summary levels, says which entries are in use: an insert takes the
+//! lowest free entry (as the kernel does file descriptors), in O(levels) `trailing_zeros`.
+//! That keeps the entries in use packed at the start of the slab, so a burst of inserts
+//! fills consecutive entries and the memory system streams them in, instead of writing to
+//! wherever the last timers happened to be freed.
 //!
 //! Insert appends a record to its slot's last chunk: O(1). Cancel is *lazy*: it frees the
 //! entry, which changes its generation, and leaves the record where it is, *stale*. So
@@ -142,10 +146,8 @@ impl SlotList {
 #[derive(Debug)]
 pub struct TimerWheel<T> {
     entries: Vec<Entry<T>>,
-    /// Free entries and their current generations: a stack, so taking one never reads
-    /// the entry itself (an insert only writes the value, and a write miss does not
-    /// stall the next insert the way a read miss would).
-    free_entries: Vec<(u32, u32)>,
+    /// Which entries are in use; an insert takes the lowest free one.
+    used: UsedBitmap,
     len: usize,
     chunks: Vec<Chunk>,
     /// The chunk after each chunk in its slot list or in the free list.
@@ -198,7 +200,7 @@ impl<T> TimerWheel<T> {
         let chunk_pool = 2 * (full + partial) + 2;
         TimerWheel {
             entries: Vec::with_capacity(capacity),
-            free_entries: Vec::with_capacity(capacity),
+            used: UsedBitmap::new(capacity),
             len: 0,
             chunks: Vec::with_capacity(chunk_pool),
             chunk_next: Vec::with_capacity(chunk_pool),
@@ -232,18 +234,24 @@ impl<T> TimerWheel<T> {
     }
 
     /// Adds a timer firing at `deadline_ns` (a deadline already past fires at the next
-    /// [`poll`](Self::poll)). O(1) (amortised, when it must compact; see the module docs).
+    /// [`poll`](Self::poll)). O(1): O(levels) of the entry bitmap, and amortised when it
+    /// must compact (see the module docs).
     /// Gives `value` back if the wheel is full.
     pub fn insert(&mut self, deadline_ns: u64, value: T) -> Result<TimerKey, T> {
-        let (index, generation) = if let Some((index, generation)) = self.free_entries.pop() {
-            self.entries[index as usize].value = Some(value);
-            (index, generation)
-        } else if self.entries.len() < self.entries.capacity() {
-            self.entries.push(Entry { value: Some(value), generation: 0 });
-            ((self.entries.len() - 1) as u32, 0)
-        } else {
+        let Some(index) = self.used.lowest_free() else {
             return Err(value);
         };
+        self.used.set(index, true);
+        // Entries are used lowest first, so the lowest free one is at most one past the end.
+        let generation = if index == self.entries.len() {
+            self.entries.push(Entry { value: Some(value), generation: 0 });
+            0
+        } else {
+            let entry = &mut self.entries[index];
+            entry.value = Some(value);
+            entry.generation
+        };
+        let index = index as u32;
         self.len += 1;
         self.file(Record { deadline_ns, index, generation });
         Ok(TimerKey { index, generation })
@@ -545,7 +553,7 @@ impl<T> TimerWheel<T> {
         entry.generation = entry.generation.wrapping_add(1);
         let wrapped = entry.generation == 0;
         let value = entry.value.take().expect("a pending entry holds a value");
-        self.free_entries.push((index, entry.generation));
+        self.used.set(index as usize, false);
         self.len -= 1;
         if wrapped {
             // A stale record of this entry from 2^32 generations ago would match its next
@@ -621,6 +629,66 @@ impl<T> TimerWheel<T> {
                 return None;
             }
             word = words[word_index];
+        }
+    }
+}
+
+/// A set of indices below a capacity, as a bitmap with summary levels: bit `j` of level
+/// `k + 1` says word `j` of level `k` is full. The lowest index not in the set is found by
+/// descending from the single top word, and adding or removing an index updates a word
+/// per level at most: O(levels), at most 6 for `u32` indices.
+#[derive(Debug)]
+struct UsedBitmap {
+    /// `levels[0]` has a bit per index; the last level is one word.
+    levels: Vec<Vec<u64>>,
+    capacity: usize,
+}
+
+impl UsedBitmap {
+    fn new(capacity: usize) -> UsedBitmap {
+        let mut levels = Vec::new();
+        let mut bits = capacity.max(1);
+        loop {
+            let words = bits.div_ceil(64);
+            levels.push(vec![0u64; words]);
+            if words == 1 {
+                break;
+            }
+            bits = words;
+        }
+        UsedBitmap { levels, capacity }
+    }
+
+    /// The lowest index below the capacity that is not in the set. (Bits past the
+    /// capacity stay clear, so a word holding them never counts as full.)
+    fn lowest_free(&self) -> Option<usize> {
+        let mut index = 0;
+        for words in self.levels.iter().rev() {
+            // A summary word can point past the words below it (they have no full bit).
+            let free = !*words.get(index)?;
+            if free == 0 {
+                return None;
+            }
+            index = index * 64 + free.trailing_zeros() as usize;
+        }
+        (index < self.capacity).then_some(index)
+    }
+
+    fn set(&mut self, mut index: usize, used: bool) {
+        for words in &mut self.levels {
+            let word = &mut words[index / 64];
+            let was_full = *word == u64::MAX;
+            let bit = 1u64 << (index % 64);
+            if used {
+                *word |= bit;
+            } else {
+                *word &= !bit;
+            }
+            // The summary bit changes only when the word turns full or stops being so.
+            if was_full == (*word == u64::MAX) {
+                return;
+            }
+            index /= 64;
         }
     }
 }
