@@ -294,3 +294,15 @@ fn a_full_wheel_of_any_capacity_refuses_the_next_timer_and_reuses_a_freed_one() 
         assert_eq!(wheel.len(), capacity - 1);
     }
 }
+
+#[test]
+fn ticks_longer_than_four_seconds_keep_deadline_order_and_never_fire_early() {
+    // Ticks over 2^32 ns take the wheel's other way of sorting a tick's timers.
+    let mut wheel = TimerWheel::new(16, 5_000_000_000, 64);
+    for (value, offset_ms) in [(3u32, 4_900u64), (1, 100), (2, 2_500), (0, 0)] {
+        wheel.insert(10_000_000_000 + offset_ms * MS, value).unwrap();
+    }
+    assert_eq!(drain(&mut wheel, 10_000_000_000 + 2_499 * MS), vec![0, 1]);
+    assert_eq!(drain(&mut wheel, 15_000_000_000), vec![2, 3]);
+    matches_model(64, 5_000_000_000, 100_000_000_000_000, 6);
+}

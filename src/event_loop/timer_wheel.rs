@@ -165,6 +165,8 @@ pub struct TimerWheel<T> {
     due: VecDeque<Record>,
     /// The live records a cascade moves to the due queue, sorted there; preallocated.
     batch: Vec<Record>,
+    /// `batch`'s sort keys, see `append_batch_sorted`; preallocated.
+    batch_order: Vec<u64>,
     tick_ns: u64,
     bits: u32,
     /// `bit / bits` for every bit of a `u64`: a table, not a division per filing.
@@ -213,6 +215,7 @@ impl<T> TimerWheel<T> {
             level0_min: vec![u64::MAX; slots],
             due: VecDeque::with_capacity(capacity.max(1)),
             batch: Vec::with_capacity(capacity),
+            batch_order: Vec::with_capacity(capacity),
             tick_ns: tick_ns.max(1),
             bits,
             level_of_bit: std::array::from_fn(|bit| (bit as u32 / bits) as u8),
@@ -390,7 +393,6 @@ impl<T> TimerWheel<T> {
         }
         // Every live record in the due queue has a tick before `elapsed`, so the sorted
         // batch goes after them (invariant 2).
-        self.batch.sort_unstable_by_key(|r| r.deadline_ns);
         if self.due.is_empty() {
             // Start the ring over at its first, cache-warm records (a ring that kept
             // moving on would walk through all its memory, missing the cache all the way).
@@ -398,7 +400,28 @@ impl<T> TimerWheel<T> {
         } else if self.due.len() + self.batch.len() > self.due.capacity() {
             self.compact_due();
         }
-        self.due.extend(self.batch.drain(..));
+        self.append_batch_sorted();
+    }
+
+    /// Appends `batch` to the due queue in deadline order. The batch's records are all of
+    /// tick `elapsed`, so when a tick is at most 2^32 ns, a deadline's offset into the
+    /// tick and the record's place in the batch pack into one `u64`; sorting those plain
+    /// integers is several times faster than sorting the records by a key.
+    fn append_batch_sorted(&mut self) {
+        if self.tick_ns > 1 << 32 {
+            self.batch.sort_unstable_by_key(|r| r.deadline_ns);
+            self.due.extend(self.batch.drain(..));
+            return;
+        }
+        let tick_start_ns = self.elapsed * self.tick_ns;
+        self.batch_order.clear();
+        self.batch_order
+            .extend(self.batch.iter().enumerate().map(|(i, r)| ((r.deadline_ns - tick_start_ns) << 32) | i as u64));
+        self.batch_order.sort_unstable();
+        for &key in &self.batch_order {
+            self.due.push_back(self.batch[key as u32 as usize]);
+        }
+        self.batch.clear();
     }
 
     /// Appends the live ones of the first `count` records of `chunk` to `batch`. All the
