@@ -5,7 +5,7 @@
 //! The syscall count is the kernel's own: `/proc/thread-self/io` counts this thread's read
 //! (`syscr`) and write (`syscw`) syscalls, `readv`/`writev` included, and the bytes they
 //! moved (`rchar`/`wchar`). Reading that file costs one `pread`, which is measured and
-//! subtracted. `ci/syscall_count.sh` checks the same tests under `strace`. Linux only,
+//! subtracted. `ci/syscalls-wrapped-ring.sh` checks the same tests under `strace`. Linux only,
 //! for that file.
 #![cfg(target_os = "linux")]
 
@@ -174,7 +174,7 @@ fn wrapped_free_space_is_filled_by_one_readv_with_the_right_bytes() {
 fn wrapped_ring_leaves_a_tcp_stream_in_one_call_with_the_right_bytes() {
     // `TcpStream` writes vectored data with `sendmsg`, which the per-thread counters do not
     // see: one `write_vectored` call moving everything is checked here, the single
-    // `sendmsg` by `ci/syscall_count.sh` under strace.
+    // `sendmsg` by `ci/syscalls-wrapped-ring.sh` under strace.
     let (mut ours, _peek, mut peer) = readyio_tcp_pair();
     let (mut ring, expected) = wrapped_full_ring();
 

@@ -4,14 +4,14 @@
 # iovecs, all 3096 free bytes) to fill it. tests/buf_socket.rs checks the same with the
 # kernel's per-thread counters; this is the independent, strace-based check.
 #
-# Usage: ci/syscall_count.sh   (from the crate root; needs strace)
+# Usage: ci/syscalls-wrapped-ring.sh   (from the crate root; needs strace)
 set -eu
 
-command -v strace >/dev/null || { echo "syscall_count.sh: strace not installed" >&2; exit 1; }
+command -v strace >/dev/null || { echo "syscalls-wrapped-ring.sh: strace not installed" >&2; exit 1; }
 
 bin=$(cargo test --test buf_socket --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*buf_socket[^"]*\)".*/\1/p' | tail -n 1)
-[ -x "$bin" ] || { echo "syscall_count.sh: buf_socket test binary not found" >&2; exit 1; }
+[ -x "$bin" ] || { echo "syscalls-wrapped-ring.sh: buf_socket test binary not found" >&2; exit 1; }
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
