@@ -463,10 +463,29 @@ impl<T> TimerWheel<T> {
         }
     }
 
+    /// Files `record` in the slot of `tick`: inlined for the common case, a slot whose last
+    /// chunk has room.
+    #[inline(always)]
     fn file_in_slot(&mut self, record: Record, tick: u64) {
         let highest_differing_bit = 63 - (tick ^ self.elapsed).leading_zeros();
         let level = self.level_of_bit[highest_differing_bit as usize] as usize;
         let slot = ((tick >> (level as u32 * self.bits)) as usize) & (self.slots - 1);
+        let list_index = level * self.slots + slot;
+        let list = &mut self.lists[list_index];
+        if list.tail == NIL || list.tail_len as usize == CHUNK {
+            return self.file_in_new_chunk(record, level, slot);
+        }
+        self.chunks[list.tail as usize].records[list.tail_len as usize] = record;
+        list.tail_len += 1;
+        list.len += 1;
+        if level == 0 {
+            self.level0_min[slot] = self.level0_min[slot].min(record.deadline_ns);
+        }
+    }
+
+    /// Files `record` in slot `slot` of level `level`, whose last chunk is full or absent.
+    #[inline(never)]
+    fn file_in_new_chunk(&mut self, record: Record, level: usize, slot: usize) {
         let list_index = level * self.slots + slot;
         let mut list = self.lists[list_index];
         let needs_chunk = |list: &SlotList| list.tail == NIL || list.tail_len as usize == CHUNK;
