@@ -230,3 +230,79 @@ fn a_slot_with_many_timers_cancelled_in_any_order_keeps_the_rest() {
     let expected: Vec<u32> = (0..1000u32).filter(|i| !cancelled.contains(&(*i as usize))).collect();
     assert_eq!(fired, expected, "the survivors fire in deadline order");
 }
+
+#[test]
+fn timers_inserted_and_cancelled_without_end_never_fill_a_small_wheel() {
+    // A cancelled timer's record stays in its slot, stale, until the slot empties or the
+    // wheel compacts because its record pool ran out; live timers must survive that.
+    let mut wheel = TimerWheel::new(8, MS, 64);
+    for i in 0..7u32 {
+        wheel.insert(100_000 * MS + u64::from(i), i).unwrap();
+    }
+    let mut rng = Rng(7);
+    for i in 0..200_000u32 {
+        let deadline = 200_000 * MS + rng.below(u64::MAX / 4);
+        let key = wheel.insert(deadline, 100 + i).unwrap();
+        assert_eq!(wheel.cancel(key), Some(100 + i));
+    }
+    assert_eq!(wheel.len(), 7);
+    assert_eq!(drain(&mut wheel, 150_000 * MS), (0..7).collect::<Vec<u32>>());
+    assert_eq!(wheel.next_deadline(), None);
+}
+
+#[test]
+fn a_slot_full_of_cancelled_timers_cascades_its_live_ones_in_order() {
+    // 1100 timers in one level-1 slot (64 ticks of 1 ms), all but 11 cancelled: the slot is
+    // mostly stale records, and moving them down to 64 level-0 slots needs more free
+    // chunks than a wheel of capacity 16 has left, unless it compacts first.
+    let mut wheel = TimerWheel::new(16, MS, 64);
+    let mut rng = Rng(11);
+    let mut live = Vec::new();
+    for i in 0..1100u32 {
+        let deadline = 64 * MS + rng.below(64 * MS);
+        let key = wheel.insert(deadline, i).unwrap();
+        if i % 100 == 0 {
+            live.push((deadline, i));
+        } else {
+            assert_eq!(wheel.cancel(key), Some(i));
+        }
+    }
+    live.sort();
+    let mut fired = Vec::new();
+    for now in (0..=128 * MS).step_by(MS as usize / 4) {
+        fired.extend(drain(&mut wheel, now).into_iter().map(|v| (now, v)));
+    }
+    assert_eq!(fired.iter().map(|&(_, v)| v).collect::<Vec<_>>(), live.iter().map(|&(_, v)| v).collect::<Vec<_>>());
+    for (&(now, _), &(deadline, _)) in fired.iter().zip(&live) {
+        assert!(now >= deadline && now < deadline + MS / 4, "fired at {now} for {deadline}");
+    }
+    assert!(wheel.is_empty());
+}
+
+#[test]
+fn a_full_wheel_of_any_capacity_refuses_the_next_timer_and_reuses_a_freed_one() {
+    for capacity in [1usize, 63, 64, 65, 100, 4095, 4096, 4097, 6400, 262_145] {
+        let mut wheel = TimerWheel::new(capacity, MS, 64);
+        let keys: Vec<TimerKey> = (0..capacity).map(|i| wheel.insert(MS + i as u64, i as u32).unwrap()).collect();
+        assert_eq!(wheel.insert(MS, u32::MAX), Err(u32::MAX), "capacity {capacity}");
+        let middle = keys[capacity / 2];
+        assert_eq!(wheel.cancel(middle), Some((capacity / 2) as u32));
+        let again = wheel.insert(2 * MS, 7).unwrap();
+        assert_eq!(wheel.insert(MS, u32::MAX), Err(u32::MAX), "capacity {capacity}");
+        assert_eq!(wheel.cancel(middle), None, "the old key does not reach the new timer");
+        assert_eq!(wheel.cancel(again), Some(7));
+        assert_eq!(wheel.len(), capacity - 1);
+    }
+}
+
+#[test]
+fn ticks_longer_than_four_seconds_keep_deadline_order_and_never_fire_early() {
+    // Ticks over 2^32 ns take the wheel's other way of sorting a tick's timers.
+    let mut wheel = TimerWheel::new(16, 5_000_000_000, 64);
+    for (value, offset_ms) in [(3u32, 4_900u64), (1, 100), (2, 2_500), (0, 0)] {
+        wheel.insert(10_000_000_000 + offset_ms * MS, value).unwrap();
+    }
+    assert_eq!(drain(&mut wheel, 10_000_000_000 + 2_499 * MS), vec![0, 1]);
+    assert_eq!(drain(&mut wheel, 15_000_000_000), vec![2, 3]);
+    matches_model(64, 5_000_000_000, 100_000_000_000_000, 6);
+}

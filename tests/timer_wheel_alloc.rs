@@ -43,8 +43,29 @@ fn the_wheel_allocates_nothing_after_construction() {
     assert_eq!(counting_alloc::allocations() - before, 0);
 }
 
+/// Cancelled timers leave stale records that the wheel drops by compacting when its pool
+/// runs out: that reuses the pool, it never grows it.
+fn compacting_stale_records_allocates_nothing() {
+    let mut wheel = TimerWheel::new(64, MS, 64);
+    for i in 0..32 {
+        wheel.insert(1_000_000 * MS + i, i as u32).unwrap();
+    }
+    let before = counting_alloc::allocations();
+    let mut rng = 7u64;
+    for i in 0..100_000u32 {
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let key = wheel.insert(2_000_000 * MS + (rng >> 20), i).unwrap();
+        wheel.cancel(key);
+    }
+    while wheel.poll(1_500_000 * MS).is_some() {}
+    assert_eq!(counting_alloc::allocations() - before, 0);
+    assert!(wheel.is_empty());
+}
+
 /// Runs without libtest (see Cargo.toml): nothing but this test may allocate meanwhile.
 fn main() {
     the_wheel_allocates_nothing_after_construction();
     println!("test the_wheel_allocates_nothing_after_construction ... ok");
+    compacting_stale_records_allocates_nothing();
+    println!("test compacting_stale_records_allocates_nothing ... ok");
 }
