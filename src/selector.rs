@@ -119,6 +119,18 @@ impl Selector {
         error
     }
 
+    /// Creates the waker that lets another thread end this selector's `select`; its wake-ups
+    /// are reported as `Token::RESERVED`, readable. A waker with an fd of its own (eventfd,
+    /// pipe) is registered here, edge-triggered: each wake raises a new edge, so it is never
+    /// read. A kqueue `EVFILT_USER` waker registered itself inside the kqueue.
+    pub(crate) fn new_waker(&mut self) -> io::Result<sys::Waker> {
+        let waker = sys::Waker::new(&self.sys)?;
+        if let Some(fd) = waker.fd() {
+            self.register_any_token(fd, Token::RESERVED, EventSet::readable(), PollOpt::edge())?;
+        }
+        Ok(waker)
+    }
+
     /// Blocks in the kernel until an event or the timeout, filling `events`.
     #[inline]
     pub(crate) fn select(&mut self, events: &mut sys::SelectorEvents, timeout: Option<Duration>) -> io::Result<()> {
@@ -129,6 +141,10 @@ impl Selector {
     /// registered anew) since it was fetched.
     #[inline]
     pub(crate) fn resolve(&self, readiness: Readiness) -> Option<(Token, EventSet)> {
+        // A waker inside the selector (kqueue's `EVFILT_USER`) has no fd in the table.
+        if readiness.data == sys::WAKER_DATA {
+            return Some((Token::RESERVED, EventSet::readable()));
+        }
         let fd = readiness.data as u32 as usize;
         let generation = (readiness.data >> 32) as u32;
         let registration = self.registrations.get(fd)?;
@@ -169,4 +185,29 @@ fn interest_of(interest: EventSet) -> Interest {
 
 fn trigger_of(opts: PollOpt) -> Trigger {
     Trigger { edge: opts.is_edge() && !opts.is_level(), oneshot: opts.is_oneshot() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_waker_data_resolves_to_the_reserved_token_readable() {
+        let selector = Selector::new().unwrap();
+        let wake = Readiness { data: sys::WAKER_DATA, ..Default::default() };
+        assert_eq!(selector.resolve(wake), Some((Token::RESERVED, EventSet::readable())));
+    }
+
+    #[test]
+    fn a_wake_of_the_selectors_waker_is_reported_as_the_reserved_token() {
+        let mut selector = Selector::new().unwrap();
+        let waker = selector.new_waker().unwrap();
+        let mut events = sys::SelectorEvents::with_capacity(4);
+        waker.wake().unwrap();
+        selector.select(&mut events, Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(events.len(), 1);
+        let resolved = selector.resolve(events.get(0).unwrap()).unwrap();
+        assert_eq!(resolved, (Token::RESERVED, EventSet::readable()));
+    }
 }

@@ -88,14 +88,9 @@ impl<H: Handler> EventLoop<H> {
     /// A loop configured by `config`; every buffer it will use is allocated here.
     pub fn configured(config: EventLoopConfig) -> io::Result<EventLoop<H>> {
         let mut poll = Poll::with_capacity(DEFAULT_EVENTS_CAPACITY)?;
-        let notify = Receiver::new(config.notify_capacity)?;
-        // Edge-triggered and never read: see notify.rs.
-        poll.selector().register_any_token(
-            notify.waker_fd(),
-            Token::RESERVED,
-            EventSet::readable(),
-            PollOpt::edge(),
-        )?;
+        // Reported as `Token::RESERVED` and never read: see notify.rs.
+        let waker = poll.selector().new_waker()?;
+        let notify = Receiver::new(config.notify_capacity, waker);
         let tick_ns = u64::try_from(config.timer_tick.as_nanos()).unwrap_or(u64::MAX);
         Ok(EventLoop {
             poll,

@@ -47,9 +47,10 @@
 //! `AWAKE` write nothing. A sender that wins the CAS just as the loop wakes for another
 //! reason makes the next poll return at once: a spurious wake-up, never a lost one.
 //!
-//! **Edge-triggered, never read.** The loop registers the waker edge-triggered and never
-//! reads it: each write raises a new edge (see `sys/waker_eventfd.rs`), and the messages,
-//! not the wake-ups, are what the loop counts.
+//! **Edge-triggered, never read.** The loop's selector makes the waker and reports it
+//! edge-triggered, and the loop never reads it: each wake raises a new edge (an eventfd
+//! write, see `sys/waker_eventfd.rs`; an `EVFILT_USER` trigger on kqueue systems, see
+//! `sys/waker_kqueue.rs`), and the messages, not the wake-ups, are what the loop counts.
 //!
 //! **Closing.** Dropping the loop sets `CLOSED`; a send that sees it returns
 //! `Closed(Some(msg))`. A send racing with the drop may still enqueue its message, which
@@ -133,16 +134,11 @@ pub(crate) struct Receiver<M> {
 }
 
 impl<M> Receiver<M> {
-    /// A channel of `capacity` (at least 1) messages and its waker.
-    pub(crate) fn new(capacity: usize) -> io::Result<Receiver<M>> {
-        let shared =
-            Shared { queue: ArrayQueue::new(capacity.max(1)), state: AtomicU8::new(AWAKE), waker: Waker::new()? };
-        Ok(Receiver { shared: Arc::new(shared) })
-    }
-
-    /// The waker's fd, which the loop registers readable and edge-triggered.
-    pub(crate) fn waker_fd(&self) -> std::os::fd::RawFd {
-        self.shared.waker.fd()
+    /// A channel of `capacity` (at least 1) messages that wakes the loop with `waker`
+    /// (made by the loop's selector, which reports its wake-ups as `Token::RESERVED`).
+    pub(crate) fn new(capacity: usize, waker: Waker) -> Receiver<M> {
+        let shared = Shared { queue: ArrayQueue::new(capacity.max(1)), state: AtomicU8::new(AWAKE), waker };
+        Receiver { shared: Arc::new(shared) }
     }
 
     pub(crate) fn sender(&self) -> Sender<M> {

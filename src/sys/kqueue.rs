@@ -48,6 +48,11 @@
 
 use super::Readiness;
 
+/// The ident of the waker's `EVFILT_USER` knote. An `EVFILT_USER` ident names no fd, and
+/// knotes of different filters never clash, so any value works; one kqueue has one waker.
+#[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+pub(crate) const WAKER_IDENT: usize = 0;
+
 /// Bits for the filters the selector has registered for one fd.
 pub(crate) mod filter_bits {
     pub(crate) const READ: u8 = 0b01;
@@ -171,10 +176,44 @@ macro_rules! kevent_translation {
             (filters, first_error)
         }
 
-        /// What one kevent result says about its fd.
+        /// The change that creates the waker's knote (see `sys/waker_kqueue.rs`): an
+        /// `EVFILT_USER` knote with ident [`WAKER_IDENT`](crate::sys::kqueue::WAKER_IDENT),
+        /// `EV_CLEAR` so that each trigger is reported once and nothing needs resetting, a
+        /// receipt so that an error comes back from the call, and
+        /// [`WAKER_DATA`](crate::sys::WAKER_DATA) as its data.
+        #[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+        pub(crate) fn waker_registration() -> c::kevent {
+            waker_change(u32::from(c::EV_ADD | c::EV_CLEAR | c::EV_RECEIPT), 0)
+        }
+
+        /// The change that wakes the waker's knote: `NOTE_TRIGGER`, no action flag. It
+        /// carries the same `udata`, because every change to a knote rewrites it (FreeBSD).
+        #[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+        pub(crate) fn waker_trigger() -> c::kevent {
+            waker_change(0, c::NOTE_TRIGGER as u32)
+        }
+
+        #[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+        fn waker_change(flags: u32, fflags: u32) -> c::kevent {
+            let mut change = c::kevent::default();
+            change.ident = $crate::sys::kqueue::WAKER_IDENT as _;
+            change.filter = c::EVFILT_USER;
+            change.flags = flags as _;
+            change.fflags = fflags;
+            change.udata = $crate::sys::WAKER_DATA as usize as _;
+            change
+        }
+
+        /// What one kevent result says about its fd, or about the waker.
         pub(crate) fn readiness(result: &c::kevent) -> $crate::sys::Readiness {
             // Copy every field out first: macOS's `struct kevent` is packed.
             let (filter, flags, fflags, udata) = (result.filter, u32::from(result.flags), result.fflags, result.udata);
+            // The waker's knote is the only `EVFILT_USER` one: its wake-up is a readable
+            // `WAKER_DATA`, whatever `udata` says.
+            #[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+            if filter == c::EVFILT_USER {
+                return $crate::sys::Readiness { data: $crate::sys::WAKER_DATA, readable: true, ..Default::default() };
+            }
             let mut ready = $crate::sys::Readiness { data: udata as usize as u64, ..Default::default() };
             if flags & u32::from(c::EV_ERROR) != 0 {
                 ready.error = true;
@@ -219,6 +258,9 @@ pub(crate) fn coalesce(events: &mut [Readiness]) -> usize {
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use imp::{Selector, SelectorEvents};
+// For `sys/waker_kqueue.rs`, on the systems whose waker is an `EVFILT_USER` knote.
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "netbsd"))]
+pub(crate) use imp::{receipt, waker_registration, waker_trigger};
 
 // `u32::from(flags)` and `as` casts look redundant on NetBSD, whose kevent fields are
 // already `u32`, and are needed everywhere else (`u16`, `i16`).
@@ -525,7 +567,7 @@ mod tests {
                     kevent_translation!();
                 }
                 use super::super::filter_bits::{READ, WRITE};
-                use crate::sys::{Interest, Readiness, Trigger};
+                use crate::sys::{Interest, Readiness, Trigger, WAKER_DATA};
                 use translation::*;
 
                 const BOTH: Interest = Interest { readable: true, writable: true };
@@ -662,6 +704,48 @@ mod tests {
                     assert!(refused.writable && refused.hup && refused.error);
                     let failed = readiness(&result(READ_F, c::EV_ERROR as u32, 0));
                     assert!(failed.error && !failed.readable);
+                }
+
+                const USER_F: i64 = c::EVFILT_USER as i64;
+                const WAKER_IDENT: usize = super::super::WAKER_IDENT;
+
+                #[test]
+                fn the_waker_knote_is_an_edge_triggered_user_event_with_a_receipt_and_the_waker_data() {
+                    let change = waker_registration();
+                    let flags = (c::EV_ADD | c::EV_CLEAR | c::EV_RECEIPT) as u32;
+                    assert_eq!(fields(&change), (WAKER_IDENT, USER_F, flags, WAKER_DATA));
+                    let fflags = change.fflags;
+                    assert_eq!(fflags, 0, "adding must not trigger");
+                }
+
+                #[test]
+                fn a_wake_triggers_the_waker_knote_and_keeps_its_data() {
+                    let change = waker_trigger();
+                    assert_eq!(fields(&change), (WAKER_IDENT, USER_F, 0, WAKER_DATA));
+                    let fflags = change.fflags;
+                    assert_eq!(fflags, c::NOTE_TRIGGER as u32);
+                }
+
+                #[test]
+                fn a_user_event_result_is_a_readable_waker_data() {
+                    let mut fired = result(USER_F, c::EV_CLEAR as u32, c::NOTE_TRIGGER as u32);
+                    fired.ident = WAKER_IDENT as _;
+                    let waker = Readiness { data: WAKER_DATA, readable: true, ..Default::default() };
+                    assert_eq!(readiness(&fired), waker);
+                    // Whatever `udata` the knote carries, the result is the waker's.
+                    fired.udata = 0usize as _;
+                    assert_eq!(readiness(&fired), waker);
+                }
+
+                #[test]
+                fn a_waker_result_stays_apart_when_fd_results_are_coalesced() {
+                    let mut fired = result(USER_F, 0, c::NOTE_TRIGGER as u32);
+                    fired.ident = WAKER_IDENT as _;
+                    let raw = [result(READ_F, 0, 0), fired, result(WRITE_F, 0, 0)];
+                    let mut ready: Vec<Readiness> = raw.iter().map(readiness).collect();
+                    let n = super::super::coalesce(&mut ready);
+                    assert_eq!(n, 2);
+                    assert_eq!(ready[1], Readiness { data: WAKER_DATA, readable: true, ..Default::default() });
                 }
 
                 #[test]

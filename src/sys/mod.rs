@@ -66,20 +66,56 @@ mod kqueue;
 ))]
 pub(crate) use kqueue::{Selector, SelectorEvents};
 
-// The waker that lets another thread interrupt `Selector::select` (see the event loop's
-// notify channel). Its API is deliberately small so every mechanism fits it: `new()`,
-// `fd()` (registered readable and edge-triggered by the loop), `wake()` and `reset()`.
+// The waker that lets another thread interrupt `Selector::select` (the event loop's notify
+// channel). Every mechanism has the same small API: `Waker::new(&Selector)`, `fd()` and
+// `wake()`. `fd()` is `Some` when the waker is an fd of its own, which the owner of the
+// selector must register for readable, edge-triggered interest; it is `None` when the waker
+// posts into the selector itself and reports `WAKER_DATA` (registered by `new`).
+//
+// Which waker each system uses, and why:
+// * Linux, Android: an eventfd (`waker_eventfd.rs`): one fd, one 8-byte write per wake.
+// * macOS, iOS, FreeBSD, NetBSD: an `EVFILT_USER` knote in the selector's own kqueue
+//   (`waker_kqueue.rs`): one `kevent` call per wake, and no fds, pipe buffer or draining.
+//   Their committed bindings define `EVFILT_USER` and `NOTE_TRIGGER` (NetBSD's kernel has
+//   them since NetBSD 10).
+// * Everything else, which today means OpenBSD and DragonFly: a pipe (`waker_pipe.rs`). No
+//   bindings are committed for them, so their headers cannot be checked for `EVFILT_USER`,
+//   and OpenBSD has long lacked it; a pipe works on every Unix.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod waker_eventfd;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use waker_eventfd::Waker;
-// The pipe waker is the fallback where nothing better exists, and the waker of the kqueue
-// systems (an `EVFILT_USER` waker lives inside the selector's kqueue and has no fd to fit
-// this API). It is also built (and its tests run) on Linux so that it cannot rot unseen.
-#[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "netbsd"))]
+mod waker_kqueue;
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "netbsd"))]
+pub(crate) use waker_kqueue::Waker;
+// The pipe waker is also built (and its tests run) on Linux so that it cannot rot unseen.
+#[cfg_attr(
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd"
+    ),
+    allow(dead_code)
+)]
 mod waker_pipe;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd"
+)))]
 pub(crate) use waker_pipe::Waker;
+
+/// The `Readiness::data` of a waker that lives inside the selector (`EVFILT_USER`), so has
+/// no fd of its own. It can never be the data of an fd registration: those carry a
+/// non-negative fd in their low 32 bits, and this has all 32 set.
+pub(crate) const WAKER_DATA: u64 = u64::MAX;
 
 use std::io;
 

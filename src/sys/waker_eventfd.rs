@@ -14,6 +14,7 @@
 use super::bindings as c;
 use super::cvt;
 use super::fd::{self, owned};
+use super::Selector;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
@@ -24,17 +25,18 @@ pub(crate) struct Waker {
 }
 
 impl Waker {
-    /// `eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)`.
+    /// `eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)`. The eventfd is an fd of its own, which
+    /// the owner of `selector` registers ([`Waker::fd`]); `selector` is not touched here.
     #[doc(alias = "eventfd")]
-    pub(crate) fn new() -> io::Result<Waker> {
+    pub(crate) fn new(_selector: &Selector) -> io::Result<Waker> {
         // SAFETY: plain syscall with an initial value and flags.
         let raw = cvt(unsafe { c::eventfd(0, c::EFD_NONBLOCK | c::EFD_CLOEXEC) })?;
         Ok(Waker { fd: owned(raw) })
     }
 
-    /// The fd to register for readable, edge-triggered interest.
-    pub(crate) fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+    /// The fd to register for readable, edge-triggered interest (always `Some`).
+    pub(crate) fn fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
     }
 
     /// One `write(2)` of 1 to the counter (plus a `read` and a second `write` in the
@@ -70,19 +72,23 @@ impl AsFd for Waker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::{Interest, Selector, SelectorEvents, Trigger};
+    use crate::sys::{Interest, SelectorEvents, Trigger};
     use std::time::Duration;
 
     fn edge_selector(waker: &Waker) -> (Selector, SelectorEvents) {
         let selector = Selector::new().unwrap();
         let interest = Interest { readable: true, writable: false };
-        selector.add(waker.fd(), 7, interest, Trigger { edge: true, oneshot: false }).unwrap();
+        selector.add(waker.fd().unwrap(), 7, interest, Trigger { edge: true, oneshot: false }).unwrap();
         (selector, SelectorEvents::with_capacity(4))
+    }
+
+    fn new_waker() -> Waker {
+        Waker::new(&Selector::new().unwrap()).unwrap()
     }
 
     #[test]
     fn every_wake_is_reported_edge_triggered_without_reading() {
-        let waker = Waker::new().unwrap();
+        let waker = new_waker();
         let (selector, mut events) = edge_selector(&waker);
         for _ in 0..3 {
             waker.wake().unwrap();
@@ -96,7 +102,7 @@ mod tests {
 
     #[test]
     fn saturated_counter_is_reset_and_the_wake_still_arrives() {
-        let waker = Waker::new().unwrap();
+        let waker = new_waker();
         // Bring the counter to its maximum, 2^64 - 2, so that the next write would block.
         fd::write(waker.as_fd(), &(u64::MAX - 1).to_ne_bytes()).unwrap();
         let err = fd::write(waker.as_fd(), &1u64.to_ne_bytes()).unwrap_err();
@@ -110,6 +116,6 @@ mod tests {
 
     #[test]
     fn reset_of_an_unwoken_waker_is_a_no_op() {
-        Waker::new().unwrap().reset().unwrap();
+        new_waker().reset().unwrap();
     }
 }

@@ -1,6 +1,6 @@
-//! The waker of every system without eventfd (macOS and the BSDs): a non-blocking pipe.
-//! kqueue's `EVFILT_USER` would save the pipe, but it lives inside the selector's kqueue and
-//! has no fd to register, which the loop's waker API (`fd()`) needs.
+//! The fallback waker, for the systems with neither eventfd nor (known) `EVFILT_USER`:
+//! today OpenBSD and DragonFly (see `sys/mod.rs` for which waker each system uses, and why).
+//! A non-blocking pipe works on every Unix.
 //!
 //! The loop registers the read end ([`Waker::fd`]) for readable, edge-triggered; each wake
 //! writes one byte to the write end, and every write to a pipe raises a new edge, so the loop
@@ -12,6 +12,7 @@
 //! `pipe(2)`, `pipe2(2)`.
 
 use super::fd;
+use super::Selector;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
@@ -25,15 +26,17 @@ pub(crate) struct Waker {
 impl Waker {
     /// A non-blocking, close-on-exec pipe: `pipe2(O_NONBLOCK | O_CLOEXEC)`, or `pipe` and
     /// `fcntl` on Apple systems, which have no `pipe2` (see `sys/pipe.rs`).
+    /// The pipe is an fd of its own, which the owner of `selector` registers
+    /// ([`Waker::fd`]); `selector` is not touched here.
     #[doc(alias = "pipe2")]
-    pub(crate) fn new() -> io::Result<Waker> {
+    pub(crate) fn new(_selector: &Selector) -> io::Result<Waker> {
         let (reader, writer) = super::pipe::pipe()?;
         Ok(Waker { reader, writer })
     }
 
-    /// The fd to register for readable, edge-triggered interest (the read end).
-    pub(crate) fn fd(&self) -> RawFd {
-        self.reader.as_raw_fd()
+    /// The fd to register for readable, edge-triggered interest: the read end (always `Some`).
+    pub(crate) fn fd(&self) -> Option<RawFd> {
+        Some(self.reader.as_raw_fd())
     }
 
     /// One one-byte `write(2)`; if the pipe is full, drains it first.
@@ -65,15 +68,15 @@ impl Waker {
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 mod tests {
     use super::*;
-    use crate::sys::{Interest, Selector, SelectorEvents, Trigger};
+    use crate::sys::{Interest, SelectorEvents, Trigger};
     use std::time::Duration;
 
     #[test]
     fn a_full_pipe_is_drained_and_the_wake_still_arrives() {
-        let waker = Waker::new().unwrap();
         let selector = Selector::new().unwrap();
+        let waker = Waker::new(&selector).unwrap();
         let interest = Interest { readable: true, writable: false };
-        selector.add(waker.fd(), 3, interest, Trigger { edge: true, oneshot: false }).unwrap();
+        selector.add(waker.fd().unwrap(), 3, interest, Trigger { edge: true, oneshot: false }).unwrap();
         let mut events = SelectorEvents::with_capacity(4);
         let filler = [0u8; 4096];
         while fd::write(waker.writer.as_fd(), &filler).is_ok() {}
@@ -88,10 +91,10 @@ mod tests {
 
     #[test]
     fn each_wake_raises_an_edge_without_reading() {
-        let waker = Waker::new().unwrap();
         let selector = Selector::new().unwrap();
+        let waker = Waker::new(&selector).unwrap();
         let interest = Interest { readable: true, writable: false };
-        selector.add(waker.fd(), 3, interest, Trigger { edge: true, oneshot: false }).unwrap();
+        selector.add(waker.fd().unwrap(), 3, interest, Trigger { edge: true, oneshot: false }).unwrap();
         let mut events = SelectorEvents::with_capacity(4);
         for _ in 0..3 {
             waker.wake().unwrap();
