@@ -23,6 +23,10 @@
 //! * `Readiness::hup` is set when the peer closed its side (EPOLLHUP/EPOLLRDHUP, EV_EOF),
 //!   `error` when the fd has a pending error (EPOLLERR, EV_ERROR or EV_EOF with fflags).
 //! * `select` allocates nothing: the event buffer is sized at construction.
+//! * `Waker::new(&selector)` makes the waker of that selector. If `Waker::fd()` is `Some`,
+//!   the caller registers the fd for readable, edge-triggered interest with data of its
+//!   choice; if it is `None`, the waker is already inside the selector and each wake is
+//!   reported as a readable `Readiness` whose data is `WAKER_DATA`.
 //!
 //! kqueue meets the contract with these differences, each explained in `kqueue.rs`: oneshot
 //! disarms each filter (read, write) separately, not the whole fd; an fd registered with an
@@ -112,9 +116,10 @@ mod waker_pipe;
 )))]
 pub(crate) use waker_pipe::Waker;
 
-/// The `Readiness::data` of a waker that lives inside the selector (`EVFILT_USER`), so has
-/// no fd of its own. It can never be the data of an fd registration: those carry a
-/// non-negative fd in their low 32 bits, and this has all 32 set.
+/// The `Readiness::data` of a waker that lives inside the selector (`EVFILT_USER`) and so
+/// has no fd of its own. Callers must not give it as the `data` of an fd: the core selector
+/// never does, since its data keeps a non-negative fd in the low 32 bits, and this value
+/// has all 32 set.
 pub(crate) const WAKER_DATA: u64 = u64::MAX;
 
 use std::io;
