@@ -36,7 +36,7 @@ fn readiness_vocabulary_has_the_seed_constructors_and_operators() {
     let all = EventSet::readable() | EventSet::writable() | EventSet::error() | EventSet::hup();
     assert_eq!(all, EventSet::all());
     assert!(EventSet::none().is_empty());
-    assert_eq!(all - EventSet::hup() & EventSet::hup(), EventSet::none());
+    assert_eq!((all - EventSet::hup()) & EventSet::hup(), EventSet::none());
     assert_eq!((!EventSet::readable()) & EventSet::readable(), EventSet::none());
     assert_eq!(EventSet::readable() ^ EventSet::readable(), EventSet::none());
     let mut set = EventSet::none();
