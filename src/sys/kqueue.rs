@@ -50,7 +50,10 @@ use super::Readiness;
 
 /// The ident of the waker's `EVFILT_USER` knote. An `EVFILT_USER` ident names no fd, and
 /// knotes of different filters never clash, so any value works; one kqueue has one waker.
+/// Unused on NetBSD, which wakes through a pipe (see `sys/mod.rs`), but kept for the
+/// translation tests, which run against every kqueue binding on every host.
 #[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+#[cfg_attr(target_os = "netbsd", allow(dead_code))]
 pub(crate) const WAKER_IDENT: usize = 0;
 
 /// Bits for the filters the selector has registered for one fd.
@@ -182,6 +185,7 @@ macro_rules! kevent_translation {
         /// receipt so that an error comes back from the call, and
         /// [`WAKER_DATA`](crate::sys::WAKER_DATA) as its data.
         #[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+        #[cfg_attr(target_os = "netbsd", allow(dead_code))]
         pub(crate) fn waker_registration() -> c::kevent {
             waker_change(u32::from(c::EV_ADD | c::EV_CLEAR | c::EV_RECEIPT), 0)
         }
@@ -189,11 +193,13 @@ macro_rules! kevent_translation {
         /// The change that wakes the waker's knote: `NOTE_TRIGGER`, no action flag. It
         /// carries the same `udata`, because every change to a knote rewrites it (FreeBSD).
         #[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+        #[cfg_attr(target_os = "netbsd", allow(dead_code))]
         pub(crate) fn waker_trigger() -> c::kevent {
             waker_change(0, c::NOTE_TRIGGER as u32)
         }
 
         #[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+        #[cfg_attr(target_os = "netbsd", allow(dead_code))]
         fn waker_change(flags: u32, fflags: u32) -> c::kevent {
             let mut change = c::kevent::default();
             change.ident = $crate::sys::kqueue::WAKER_IDENT as _;
@@ -211,6 +217,7 @@ macro_rules! kevent_translation {
             // The waker's knote is the only `EVFILT_USER` one: its wake-up is a readable
             // `WAKER_DATA`, whatever `udata` says.
             #[cfg(not(any(target_os = "openbsd", target_os = "dragonfly")))]
+            #[cfg_attr(target_os = "netbsd", allow(dead_code))]
             if filter == c::EVFILT_USER {
                 return $crate::sys::Readiness { data: $crate::sys::WAKER_DATA, readable: true, ..Default::default() };
             }
@@ -259,7 +266,7 @@ pub(crate) fn coalesce(events: &mut [Readiness]) -> usize {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use imp::{Selector, SelectorEvents};
 // For `sys/waker_kqueue.rs`, on the systems whose waker is an `EVFILT_USER` knote.
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "netbsd"))]
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 pub(crate) use imp::{receipt, waker_registration, waker_trigger};
 
 // `u32::from(flags)` and `as` casts look redundant on NetBSD, whose kevent fields are

@@ -78,31 +78,24 @@ pub(crate) use kqueue::{Selector, SelectorEvents};
 //
 // Which waker each system uses, and why:
 // * Linux, Android: an eventfd (`waker_eventfd.rs`): one fd, one 8-byte write per wake.
-// * macOS, iOS, FreeBSD, NetBSD: an `EVFILT_USER` knote in the selector's own kqueue
+// * macOS, iOS, FreeBSD: an `EVFILT_USER` knote in the selector's own kqueue
 //   (`waker_kqueue.rs`): one `kevent` call per wake, and no fds, pipe buffer or draining.
-//   Their committed bindings define `EVFILT_USER` and `NOTE_TRIGGER` (NetBSD's kernel has
-//   them since NetBSD 10).
-// * Everything else, which today means OpenBSD and DragonFly: a pipe (`waker_pipe.rs`). No
-//   bindings are committed for them, so their headers cannot be checked for `EVFILT_USER`,
-//   and OpenBSD has long lacked it; a pipe works on every Unix.
+// * Everything else, which today means NetBSD, OpenBSD and DragonFly: a pipe
+//   (`waker_pipe.rs`), which works on every Unix. NetBSD's headers define `EVFILT_USER`,
+//   but its kernel has it only since NetBSD 10: with it, creating an event loop on
+//   NetBSD 9 would fail instead of falling back. OpenBSD has long lacked it, and no
+//   bindings are committed for OpenBSD or DragonFly to check.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod waker_eventfd;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use waker_eventfd::Waker;
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "netbsd"))]
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 mod waker_kqueue;
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "netbsd"))]
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 pub(crate) use waker_kqueue::Waker;
 // The pipe waker is also built (and its tests run) on Linux so that it cannot rot unseen.
 #[cfg_attr(
-    any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd"
-    ),
+    any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "ios", target_os = "freebsd"),
     allow(dead_code)
 )]
 mod waker_pipe;
@@ -111,8 +104,7 @@ mod waker_pipe;
     target_os = "android",
     target_os = "macos",
     target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd"
+    target_os = "freebsd"
 )))]
 pub(crate) use waker_pipe::Waker;
 
