@@ -45,7 +45,7 @@ impl Evented for EventedFd<'_> {
     }
 }
 
-/// Implements [`Evented`](crate::Evented) for a type that owns its fd in `$field`, by
+/// Implements [`Evented`] for a type that owns its fd in `$field`, by
 /// registering that fd.
 macro_rules! evented_by_fd {
     ($ty:ty, $field:ident) => {

@@ -1,7 +1,7 @@
 //! `EventLoop`: one thread's IO readiness, timers and cross-thread messages, dispatched to a
 //! [`Handler`].
 //!
-//! The loop owns a [`Poll`], a [`TimerWheel`](timer_wheel::TimerWheel) and the receiving end
+//! The loop owns a [`Poll`], a [`TimerWheel`] and the receiving end
 //! of the notify channel, all sized by [`EventLoopConfig`] when the loop is created; an
 //! iteration allocates nothing. Each iteration:
 //!
