@@ -37,6 +37,30 @@
 
 #![allow(unsafe_code)]
 
+/// Kernels whose `socket`, `socketpair` and `accept4` take `SOCK_NONBLOCK | SOCK_CLOEXEC`,
+/// whose `pipe2` exists, and whose sends take `MSG_NOSIGNAL`.
+macro_rules! cfg_atomic_flags {
+    ($($item:item)*) => {$(
+        #[cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "openbsd",
+            target_os = "dragonfly",
+        ))]
+        $item
+    )*};
+}
+
+/// Apple systems: no `SOCK_NONBLOCK`, no `accept4`, no `MSG_NOSIGNAL` (`SO_NOSIGPIPE` instead).
+macro_rules! cfg_apple {
+    ($($item:item)*) => {$(
+        #[cfg(target_vendor = "apple")]
+        $item
+    )*};
+}
+
 pub(crate) mod bindings;
 pub(crate) mod buf;
 pub(crate) mod fd;

@@ -10,33 +10,28 @@ use super::{cvt, fd};
 use std::io;
 use std::os::fd::OwnedFd;
 
-/// Creates a pipe; returns `(read end, write end)`, both non-blocking and close-on-exec.
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly",
-))]
-pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds: [std::ffi::c_int; 2] = [-1, -1];
-    // SAFETY: `fds` has room for the two fds the kernel writes.
-    cvt(unsafe { c::pipe2(fds.as_mut_ptr(), c::O_NONBLOCK | c::O_CLOEXEC) })?;
-    Ok((fd::owned(fds[0]), fd::owned(fds[1])))
+cfg_atomic_flags! {
+    /// Creates a pipe; returns `(read end, write end)`, both non-blocking and close-on-exec.
+    pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+        let mut fds: [std::ffi::c_int; 2] = [-1, -1];
+        // SAFETY: `fds` has room for the two fds the kernel writes.
+        cvt(unsafe { c::pipe2(fds.as_mut_ptr(), c::O_NONBLOCK | c::O_CLOEXEC) })?;
+        Ok((fd::owned(fds[0]), fd::owned(fds[1])))
+    }
 }
 
-/// Creates a pipe; returns `(read end, write end)`, both non-blocking and close-on-exec.
-#[cfg(target_vendor = "apple")]
-pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    use std::os::fd::AsFd;
-    let mut fds: [std::ffi::c_int; 2] = [-1, -1];
-    // SAFETY: `fds` has room for the two fds the kernel writes.
-    cvt(unsafe { c::pipe(fds.as_mut_ptr()) })?;
-    let (reader, writer) = (fd::owned(fds[0]), fd::owned(fds[1]));
-    for end in [reader.as_fd(), writer.as_fd()] {
-        fd::set_cloexec(end)?;
-        fd::set_nonblocking(end, true)?;
+cfg_apple! {
+    /// Creates a pipe; returns `(read end, write end)`, both non-blocking and close-on-exec.
+    pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+        use std::os::fd::AsFd;
+        let mut fds: [std::ffi::c_int; 2] = [-1, -1];
+        // SAFETY: `fds` has room for the two fds the kernel writes.
+        cvt(unsafe { c::pipe(fds.as_mut_ptr()) })?;
+        let (reader, writer) = (fd::owned(fds[0]), fd::owned(fds[1]));
+        for end in [reader.as_fd(), writer.as_fd()] {
+            fd::set_cloexec(end)?;
+            fd::set_nonblocking(end, true)?;
+        }
+        Ok((reader, writer))
     }
-    Ok((reader, writer))
 }

@@ -68,30 +68,6 @@ impl SocketType {
     }
 }
 
-/// Kernels whose `socket`, `socketpair` and `accept4` take `SOCK_NONBLOCK | SOCK_CLOEXEC`,
-/// whose `pipe2` exists, and whose sends take `MSG_NOSIGNAL`.
-macro_rules! cfg_atomic_flags {
-    ($($item:item)*) => {$(
-        #[cfg(any(
-            target_os = "linux",
-            target_os = "android",
-            target_os = "freebsd",
-            target_os = "netbsd",
-            target_os = "openbsd",
-            target_os = "dragonfly",
-        ))]
-        $item
-    )*};
-}
-
-/// Apple systems: no `SOCK_NONBLOCK`, no `accept4`, no `MSG_NOSIGNAL` (`SO_NOSIGPIPE` instead).
-macro_rules! cfg_apple {
-    ($($item:item)*) => {$(
-        #[cfg(target_vendor = "apple")]
-        $item
-    )*};
-}
-
 cfg_atomic_flags! {
     /// Flags added to every send so that a closed peer gives `EPIPE`, not `SIGPIPE`.
     const SEND_FLAGS: c_int = c::MSG_NOSIGNAL;

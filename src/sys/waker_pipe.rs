@@ -71,13 +71,18 @@ mod tests {
     use crate::sys::{Interest, SelectorEvents, Trigger};
     use std::time::Duration;
 
-    #[test]
-    fn a_full_pipe_is_drained_and_the_wake_still_arrives() {
+    /// A selector watching a new pipe waker edge-triggered, and room for its events.
+    fn registered_waker() -> (Selector, Waker, SelectorEvents) {
         let selector = Selector::new().unwrap();
         let waker = Waker::new(&selector).unwrap();
         let interest = Interest { readable: true, writable: false };
         selector.add(waker.fd().unwrap(), 3, interest, Trigger { edge: true, oneshot: false }).unwrap();
-        let mut events = SelectorEvents::with_capacity(4);
+        (selector, waker, SelectorEvents::with_capacity(4))
+    }
+
+    #[test]
+    fn a_full_pipe_is_drained_and_the_wake_still_arrives() {
+        let (selector, waker, mut events) = registered_waker();
         let filler = [0u8; 4096];
         while fd::write(waker.writer.as_fd(), &filler).is_ok() {}
         selector.select(&mut events, Some(Duration::ZERO)).unwrap();
@@ -91,11 +96,7 @@ mod tests {
 
     #[test]
     fn each_wake_raises_an_edge_without_reading() {
-        let selector = Selector::new().unwrap();
-        let waker = Waker::new(&selector).unwrap();
-        let interest = Interest { readable: true, writable: false };
-        selector.add(waker.fd().unwrap(), 3, interest, Trigger { edge: true, oneshot: false }).unwrap();
-        let mut events = SelectorEvents::with_capacity(4);
+        let (selector, waker, mut events) = registered_waker();
         for _ in 0..3 {
             waker.wake().unwrap();
             selector.select(&mut events, Some(Duration::from_secs(1))).unwrap();
