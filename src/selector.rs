@@ -141,14 +141,16 @@ impl Selector {
     /// registered anew) since it was fetched.
     #[inline]
     pub(crate) fn resolve(&self, readiness: Readiness) -> Option<(Token, EventSet)> {
-        // A waker inside the selector (kqueue's `EVFILT_USER`) has no fd in the table.
-        if readiness.data == sys::WAKER_DATA {
-            return Some((Token::RESERVED, EventSet::readable()));
-        }
         let fd = readiness.data as u32 as usize;
         let generation = (readiness.data >> 32) as u32;
-        let registration = self.registrations.get(fd)?;
-        if registration.generation != generation || generation == 0 {
+        let Some(registration) = self.registrations.get(fd) else {
+            // A waker inside the selector (kqueue's `EVFILT_USER`) has no fd in the table:
+            // its data names fd u32::MAX, beyond any table, so it is only checked here,
+            // off the path every fd event takes.
+            return (readiness.data == sys::WAKER_DATA).then_some((Token::RESERVED, EventSet::readable()));
+        };
+        // Issued generations start at 1 and a free slot holds 0, so a freed slot matches nothing.
+        if registration.generation != generation {
             return None;
         }
         let mut kind = EventSet::empty();
