@@ -112,7 +112,7 @@ pub(crate) use write_through_fd;
 
 read_through_fd!(Io, fd::read, fd::readv);
 write_through_fd!(Io, fd::write, fd::writev);
-crate::evented::evented_by_fd!(Io, fd);
+crate::readiness::evented::evented_by_fd!(Io, fd);
 
 /// Non-blocking reads: `Ok(None)` instead of a `WouldBlock` error.
 ///

@@ -1,8 +1,8 @@
 //! `Handler`: the callbacks through which an [`EventLoop`] hands its events to the program.
 
 use super::EventLoop;
-use crate::event::EventSet;
-use crate::token::Token;
+use crate::readiness::event::EventSet;
+use crate::readiness::token::Token;
 
 /// Receives an [`EventLoop`]'s IO readiness, messages, timeouts and ticks. Every method
 /// has a default that does nothing, so a handler implements only what it uses.

@@ -28,10 +28,10 @@ pub use config::EventLoopConfig;
 pub use handler::Handler;
 pub use notify::{NotifyError, Sender};
 
-use crate::event::{EventSet, PollOpt};
-use crate::evented::Evented;
-use crate::poll::{Poll, DEFAULT_EVENTS_CAPACITY};
-use crate::token::Token;
+use crate::readiness::event::{EventSet, PollOpt};
+use crate::readiness::evented::Evented;
+use crate::readiness::poll::{Poll, DEFAULT_EVENTS_CAPACITY};
+use crate::readiness::token::Token;
 use notify::Receiver;
 use std::error::Error;
 use std::fmt;

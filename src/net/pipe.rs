@@ -82,7 +82,7 @@ macro_rules! pipe_conversions {
             }
         )*
         crate::sys::fd_traits!($ty, fd);
-        crate::evented::evented_by_fd!($ty, fd);
+        crate::readiness::evented::evented_by_fd!($ty, fd);
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($ty)).field("fd", &self.fd.as_raw_fd()).finish()

@@ -22,8 +22,8 @@
 //! ```
 
 use crate::io::would_block_to_none;
+use crate::io::TryAccept;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
-use crate::TryAccept;
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -138,7 +138,7 @@ impl From<std::net::TcpListener> for TcpListener {
 }
 
 crate::sys::fd_traits!(TcpListener, fd);
-crate::evented::evented_by_fd!(TcpListener, fd);
+crate::readiness::evented::evented_by_fd!(TcpListener, fd);
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -284,7 +284,7 @@ impl From<std::net::TcpStream> for TcpStream {
 }
 
 crate::sys::fd_traits!(TcpStream, fd);
-crate::evented::evented_by_fd!(TcpStream, fd);
+crate::readiness::evented::evented_by_fd!(TcpStream, fd);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

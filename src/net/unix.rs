@@ -24,11 +24,11 @@
 //! is NUL names an abstract socket.
 
 pub use super::pipe::{pipe, PipeReader, PipeWriter};
-pub use crate::evented::EventedFd;
+pub use crate::readiness::evented::EventedFd;
 
 use crate::io::would_block_to_none;
+use crate::io::TryAccept;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
-use crate::TryAccept;
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
@@ -251,7 +251,7 @@ macro_rules! unix_conversions {
             }
         )?
         crate::sys::fd_traits!($ty, fd);
-        crate::evented::evented_by_fd!($ty, fd);
+        crate::readiness::evented::evented_by_fd!($ty, fd);
     };
 }
 

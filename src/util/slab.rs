@@ -5,7 +5,7 @@
 //! entry got, so an event's token leads straight back to the connection. Low tokens can be
 //! kept for listeners by starting the slab at an offset (`new_starting_at(Token(1), ..)`).
 
-use crate::token::Token;
+use crate::readiness::token::Token;
 use std::ops::{Index, IndexMut};
 
 /// A slab of `T` whose keys are [`Token`]s.

@@ -3,11 +3,11 @@
 //! One `poll` is one `epoll_wait`/`kevent` call into a buffer allocated by `Poll::new`;
 //! polling never allocates.
 
-use crate::event::{EventSet, IoEvent, PollOpt};
-use crate::evented::Evented;
-use crate::selector::Selector;
+use crate::readiness::event::{EventSet, IoEvent, PollOpt};
+use crate::readiness::evented::Evented;
+use crate::readiness::selector::Selector;
+use crate::readiness::token::Token;
 use crate::sys::SelectorEvents;
-use crate::token::Token;
 use std::io;
 use std::time::Duration;
 

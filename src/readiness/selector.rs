@@ -12,9 +12,9 @@
 //! The table is a `Vec` indexed by fd (fds are small and dense), grown only when a
 //! registration names a larger fd: polling never allocates.
 
-use crate::event::{EventSet, PollOpt};
+use crate::readiness::event::{EventSet, PollOpt};
+use crate::readiness::token::Token;
 use crate::sys::{self, Interest, Readiness, Trigger};
-use crate::token::Token;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::Duration;

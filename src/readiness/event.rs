@@ -1,7 +1,7 @@
 //! The readiness vocabulary: `EventSet` (what is or should be ready), `PollOpt` (how it
 //! is reported) and `IoEvent` (one token's readiness from one poll).
 
-use crate::token::Token;
+use crate::readiness::token::Token;
 use std::fmt;
 
 bitflags::bitflags! {

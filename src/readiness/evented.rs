@@ -1,8 +1,8 @@
 //! `Evented`: what a handle implements to be registered with a [`Poll`](crate::Poll).
 
-use crate::event::{EventSet, PollOpt};
-use crate::selector::Selector;
-use crate::token::Token;
+use crate::readiness::event::{EventSet, PollOpt};
+use crate::readiness::selector::Selector;
+use crate::readiness::token::Token;
 use std::io;
 use std::os::fd::RawFd;
 
@@ -49,26 +49,26 @@ impl Evented for EventedFd<'_> {
 /// registering that fd.
 macro_rules! evented_by_fd {
     ($ty:ty, $field:ident) => {
-        impl $crate::Evented for $ty {
+        impl $crate::readiness::evented::Evented for $ty {
             fn register(
                 &self,
-                selector: &mut $crate::Selector,
-                token: $crate::Token,
-                interest: $crate::EventSet,
-                opts: $crate::PollOpt,
+                selector: &mut $crate::readiness::selector::Selector,
+                token: $crate::readiness::token::Token,
+                interest: $crate::readiness::event::EventSet,
+                opts: $crate::readiness::event::PollOpt,
             ) -> ::std::io::Result<()> {
                 selector.register(::std::os::fd::AsRawFd::as_raw_fd(&self.$field), token, interest, opts)
             }
             fn reregister(
                 &self,
-                selector: &mut $crate::Selector,
-                token: $crate::Token,
-                interest: $crate::EventSet,
-                opts: $crate::PollOpt,
+                selector: &mut $crate::readiness::selector::Selector,
+                token: $crate::readiness::token::Token,
+                interest: $crate::readiness::event::EventSet,
+                opts: $crate::readiness::event::PollOpt,
             ) -> ::std::io::Result<()> {
                 selector.reregister(::std::os::fd::AsRawFd::as_raw_fd(&self.$field), token, interest, opts)
             }
-            fn deregister(&self, selector: &mut $crate::Selector) -> ::std::io::Result<()> {
+            fn deregister(&self, selector: &mut $crate::readiness::selector::Selector) -> ::std::io::Result<()> {
                 selector.deregister(::std::os::fd::AsRawFd::as_raw_fd(&self.$field))
             }
         }

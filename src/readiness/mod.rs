@@ -1,0 +1,19 @@
+//! The readiness core: the vocabulary of readiness and the one place that turns kernel
+//! events into tokens.
+//!
+//! | file | what |
+//! |---|---|
+//! | `token.rs` | [`Token`](token::Token): the caller's name for a registration |
+//! | `event.rs` | [`EventSet`](event::EventSet), [`PollOpt`](event::PollOpt), [`IoEvent`](event::IoEvent) |
+//! | `selector.rs` | [`Selector`](selector::Selector): the OS selector plus the fd -> token table |
+//! | `evented.rs` | [`Evented`](evented::Evented): what a handle implements to be registered |
+//! | `poll.rs` | [`Poll`](poll::Poll): register, wait, read the events |
+//!
+//! This layer sits on `sys` (which it reaches only through `sys`'s neutral types) and
+//! knows nothing of sockets, buffers or the event loop above it.
+
+pub(crate) mod event;
+pub(crate) mod evented;
+pub(crate) mod poll;
+pub(crate) mod selector;
+pub(crate) mod token;
