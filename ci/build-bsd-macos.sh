@@ -21,6 +21,6 @@ for t in "${link_targets[@]}"; do
 done
 for t in "${link_targets[@]}" "${check_targets[@]}"; do
     start=$SECONDS
-    cargo clippy --quiet --all-targets --target "$t" -- -D warnings
+    cargo clippy --quiet --workspace --all-targets --target "$t" -- -D warnings
     echo "clippy -D warnings clean on all targets for $t ($((SECONDS - start))s)"
 done

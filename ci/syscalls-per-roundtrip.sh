@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Syscalls per empty poll and per TCP ping-pong round trip for each contender of
-# benches/poll.rs, counted with `strace -c -f`.
+# compare/benches/poll.rs, counted with `strace -c -f`.
 #
 # Each contender runs alone in its own process (READYIO_BENCH_ONLY), twice: with a small
 # and a large number of operations. Setup (sockets, connects, epoll_create,
@@ -16,9 +16,9 @@ if ! command -v strace >/dev/null; then
     apt-get update -qq && apt-get install -y -qq strace >/dev/null
 fi
 
-bench=$(cargo bench --bench poll --no-run --message-format=json 2>/dev/null |
+bench=$(cargo bench -p readyio-compare --bench poll --no-run --message-format=json 2>/dev/null |
     grep '"kind":\["bench"\]' | grep '"name":"poll"' | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
-[ -x "$bench" ] || { echo "could not build benches/poll.rs" >&2; exit 1; }
+[ -x "$bench" ] || { echo "could not build compare/benches/poll.rs" >&2; exit 1; }
 
 contenders="raw-epoll readyio mio polling"
 work=$(mktemp -d)

@@ -13,7 +13,7 @@
 //! `READYIO_BENCH_QUICK=1` shrinks both parts to a few seconds.
 
 mod support;
-#[path = "../src/event_loop/timer_wheel.rs"]
+#[path = "../../src/event_loop/timer_wheel.rs"]
 #[allow(dead_code)]
 mod timer_wheel;
 

@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-#[path = "../../tests/support/counting_alloc.rs"]
+#[path = "../../../tests/support/counting_alloc.rs"]
 pub mod counting_alloc;
 
 use std::time::{Duration, Instant};
