@@ -252,7 +252,7 @@ fn main() {
     let mut bytes = Bytes(BytesMut::with_capacity(BUFFER));
     let names = [copy_loop.name(), bytes.name(), ring.name()];
     let keys = ["vec", "bytesmut", "ring"];
-    let selected: Vec<usize> = (0..3).filter(|&i| only.as_deref().map_or(true, |o| o == keys[i])).collect();
+    let selected: Vec<usize> = (0..3).filter(|&i| only.as_deref().is_none_or(|o| o == keys[i])).collect();
     let mut samples: Vec<Vec<Sample>> = (0..3).map(|_| Vec::new()).collect();
     // RingBuf's throughput over each other contender's within a round: pairs samples
     // taken seconds apart, so slow drift in the machine's load cancels out.

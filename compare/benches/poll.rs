@@ -588,7 +588,7 @@ fn main() {
 fn main() {
     let quick = std::env::var("READYIO_BENCH_QUICK").is_ok_and(|v| v != "0" && !v.is_empty());
     let only = std::env::var("READYIO_BENCH_ONLY").ok();
-    let names: Vec<&str> = CONTENDERS.iter().copied().filter(|n| only.as_deref().map_or(true, |o| o == *n)).collect();
+    let names: Vec<&str> = CONTENDERS.iter().copied().filter(|n| only.as_deref().is_none_or(|o| o == *n)).collect();
     assert!(!names.is_empty(), "READYIO_BENCH_ONLY must be one of {CONTENDERS:?}");
 
     if let Some(polls) = env_number("READYIO_BENCH_STRACE_POLLS") {
