@@ -5,17 +5,18 @@
 //! [`crate::buf`]), one syscall per call.
 
 use crate::buf::{Buf, BufMut, BufMutVectored};
+use crate::readiness::owned_evented_fd::OwnedEventedFd;
 use crate::sys::fd;
+use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 /// An owned file descriptor used for non-blocking IO; closed on drop.
 ///
 /// `Io` does not change the fd's flags: make it non-blocking first (all readyio types
 /// are) or reads and writes will block.
-#[derive(Debug)]
 pub struct Io {
-    fd: OwnedFd,
+    fd: OwnedEventedFd,
 }
 
 impl Io {
@@ -24,21 +25,28 @@ impl Io {
         fd::set_nonblocking(self.fd.as_fd(), nonblocking)
     }
 
-    /// A second handle to the same open file (`F_DUPFD_CLOEXEC`).
+    /// A second handle to the same open file (`F_DUPFD_CLOEXEC`). If `self` belongs to a
+    /// selector, so does the clone (see [`Evented`](crate::Evented)).
     pub fn try_clone(&self) -> io::Result<Io> {
-        Ok(Io { fd: fd::duplicate(self.fd.as_fd())? })
+        Ok(Io { fd: self.fd.try_clone()? })
     }
 }
 
 impl From<OwnedFd> for Io {
     fn from(fd: OwnedFd) -> Io {
-        Io { fd }
+        Io { fd: OwnedEventedFd::new(fd) }
     }
 }
 
 impl From<Io> for OwnedFd {
     fn from(io: Io) -> OwnedFd {
-        io.fd
+        io.fd.into()
+    }
+}
+
+impl fmt::Debug for Io {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Io").field("fd", &self.fd.as_raw_fd()).finish()
     }
 }
 
@@ -49,7 +57,7 @@ impl From<Io> for OwnedFd {
 /// Prefer `Io::from(OwnedFd)`.
 impl From<RawFd> for Io {
     fn from(fd: RawFd) -> Io {
-        Io { fd: fd::owned(fd) }
+        Io { fd: fd::owned(fd).into() }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Anonymous pipes: [`pipe`] and its two ends, [`PipeReader`] and [`PipeWriter`]
 //! (re-exported from [`unix`](crate::unix)).
 
+use crate::readiness::owned_evented_fd::OwnedEventedFd;
 use crate::sys::{fd, pipe as sys_pipe};
 use std::fmt;
 use std::io;
@@ -28,30 +29,32 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 #[doc(alias = "pipe2")]
 pub fn pipe() -> io::Result<(PipeReader, PipeWriter)> {
     let (reader, writer) = sys_pipe::pipe()?;
-    Ok((PipeReader { fd: reader }, PipeWriter { fd: writer }))
+    Ok((PipeReader { fd: reader.into() }, PipeWriter { fd: writer.into() }))
 }
 
 /// The read end of a pipe.
 pub struct PipeReader {
-    fd: OwnedFd,
+    fd: OwnedEventedFd,
 }
 
 /// The write end of a pipe.
 pub struct PipeWriter {
-    fd: OwnedFd,
+    fd: OwnedEventedFd,
 }
 
 impl PipeReader {
-    /// A second handle to the same read end (a duplicated fd).
+    /// A second handle to the same read end (a duplicated fd), belonging to the same
+    /// selector as this one (see [`Evented`](crate::Evented)).
     pub fn try_clone(&self) -> io::Result<PipeReader> {
-        Ok(PipeReader { fd: fd::duplicate(self.fd.as_fd())? })
+        Ok(PipeReader { fd: self.fd.try_clone()? })
     }
 }
 
 impl PipeWriter {
-    /// A second handle to the same write end (a duplicated fd).
+    /// A second handle to the same write end (a duplicated fd), belonging to the same
+    /// selector as this one (see [`Evented`](crate::Evented)).
     pub fn try_clone(&self) -> io::Result<PipeWriter> {
-        Ok(PipeWriter { fd: fd::duplicate(self.fd.as_fd())? })
+        Ok(PipeWriter { fd: self.fd.try_clone()? })
     }
 }
 
@@ -65,19 +68,19 @@ macro_rules! pipe_conversions {
         impl From<OwnedFd> for $ty {
             /// Wraps a pipe fd as is; it should already be non-blocking.
             fn from(fd: OwnedFd) -> $ty {
-                $ty { fd }
+                $ty { fd: fd.into() }
             }
         }
         impl From<$ty> for OwnedFd {
             fn from(end: $ty) -> OwnedFd {
-                end.fd
+                end.fd.into()
             }
         }
         $(
             impl From<$std> for $ty {
                 /// Takes over the std pipe end and makes it non-blocking.
                 fn from(end: $std) -> $ty {
-                    $ty { fd: adopt(OwnedFd::from(end)) }
+                    $ty { fd: adopt(OwnedFd::from(end)).into() }
                 }
             }
         )*

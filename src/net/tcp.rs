@@ -23,6 +23,7 @@
 
 use crate::io::would_block_to_none;
 use crate::io::TryAccept;
+use crate::readiness::owned_evented_fd::OwnedEventedFd;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
 use std::fmt;
 use std::io;
@@ -35,7 +36,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 /// `std::net::TcpListener`. Register it for readable events, then [`accept`](TcpListener::accept)
 /// until it returns `Ok(None)`.
 pub struct TcpListener {
-    fd: OwnedFd,
+    fd: OwnedEventedFd,
 }
 
 impl TcpListener {
@@ -50,7 +51,7 @@ impl TcpListener {
         socket::set_reuse_address(fd.as_fd(), true)?;
         socket::bind(fd.as_fd(), &RawSockAddr::from_inet(addr))?;
         socket::listen(fd.as_fd(), socket::LISTEN_BACKLOG)?;
-        Ok(TcpListener { fd })
+        Ok(TcpListener { fd: fd.into() })
     }
 
     /// Takes over a listening `std::net::TcpListener`, making it non-blocking.
@@ -66,7 +67,7 @@ impl TcpListener {
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         let fd = OwnedFd::from(listener);
         socket::adopt(fd.as_fd())?;
-        Ok(TcpListener { fd })
+        Ok(TcpListener { fd: fd.into() })
     }
 
     /// Accepts one pending connection: the new stream (non-blocking, close-on-exec) and the
@@ -76,7 +77,7 @@ impl TcpListener {
         let Some((fd, addr)) = would_block_to_none(socket::accept(self.fd.as_fd()))? else {
             return Ok(None);
         };
-        Ok(Some((TcpStream { fd }, addr.to_inet()?)))
+        Ok(Some((TcpStream { fd: fd.into() }, addr.to_inet()?)))
     }
 
     /// The address the listener is bound to.
@@ -85,9 +86,10 @@ impl TcpListener {
         socket::local_addr(self.fd.as_fd())?.to_inet()
     }
 
-    /// A second handle to the same listening socket (a duplicated fd).
+    /// A second handle to the same listening socket (a duplicated fd), belonging to the
+    /// same selector as this one (see [`Evented`](crate::Evented)).
     pub fn try_clone(&self) -> io::Result<TcpListener> {
-        Ok(TcpListener { fd: crate::sys::fd::duplicate(self.fd.as_fd())? })
+        Ok(TcpListener { fd: self.fd.try_clone()? })
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), clearing it: `Ok(())` if there was
@@ -114,13 +116,13 @@ impl TryAccept for TcpListener {
 impl From<OwnedFd> for TcpListener {
     /// Wraps a listening TCP socket fd as is; it should already be non-blocking.
     fn from(fd: OwnedFd) -> TcpListener {
-        TcpListener { fd }
+        TcpListener { fd: fd.into() }
     }
 }
 
 impl From<TcpListener> for OwnedFd {
     fn from(listener: TcpListener) -> OwnedFd {
-        listener.fd
+        listener.fd.into()
     }
 }
 
@@ -133,7 +135,7 @@ impl From<std::net::TcpListener> for TcpListener {
         let fd = OwnedFd::from(listener);
         let adopted = socket::adopt(fd.as_fd());
         debug_assert!(adopted.is_ok(), "making an open socket non-blocking failed: {adopted:?}");
-        TcpListener { fd }
+        TcpListener { fd: fd.into() }
     }
 }
 
@@ -158,7 +160,7 @@ impl fmt::Debug for TcpListener {
 /// `Ok(None)`. Writes never raise `SIGPIPE`: a peer that closed gives `EPIPE` or
 /// `ECONNRESET`. Vectored reads and writes take one syscall each (`readv`, `sendmsg`).
 pub struct TcpStream {
-    fd: OwnedFd,
+    fd: OwnedEventedFd,
 }
 
 impl TcpStream {
@@ -170,7 +172,7 @@ impl TcpStream {
     pub fn connect(addr: &SocketAddr) -> io::Result<TcpStream> {
         let fd = socket::socket(Domain::of(addr), SocketType::Stream)?;
         socket::connect(fd.as_fd(), &RawSockAddr::from_inet(addr))?;
-        Ok(TcpStream { fd })
+        Ok(TcpStream { fd: fd.into() })
     }
 
     /// Takes over `stream`, makes it non-blocking and connects it to `addr` as
@@ -192,7 +194,7 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         let fd = OwnedFd::from(stream);
         socket::adopt(fd.as_fd())?;
-        Ok(TcpStream { fd })
+        Ok(TcpStream { fd: fd.into() })
     }
 
     /// The address of the remote end; `ErrorKind::NotConnected` while a connect is still
@@ -208,9 +210,10 @@ impl TcpStream {
         socket::local_addr(self.fd.as_fd())?.to_inet()
     }
 
-    /// A second handle to the same connection (a duplicated fd).
+    /// A second handle to the same connection (a duplicated fd), belonging to the same
+    /// selector as this one (see [`Evented`](crate::Evented)).
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream { fd: crate::sys::fd::duplicate(self.fd.as_fd())? })
+        Ok(TcpStream { fd: self.fd.try_clone()? })
     }
 
     /// Shuts down the read half, the write half or both (`shutdown(2)`).
@@ -260,13 +263,13 @@ crate::io::write_through_fd!(TcpStream, socket::send, socket::send_vectored);
 impl From<OwnedFd> for TcpStream {
     /// Wraps a TCP socket fd as is; it should already be non-blocking.
     fn from(fd: OwnedFd) -> TcpStream {
-        TcpStream { fd }
+        TcpStream { fd: fd.into() }
     }
 }
 
 impl From<TcpStream> for OwnedFd {
     fn from(stream: TcpStream) -> OwnedFd {
-        stream.fd
+        stream.fd.into()
     }
 }
 
@@ -279,7 +282,7 @@ impl From<std::net::TcpStream> for TcpStream {
         let fd = OwnedFd::from(stream);
         let adopted = socket::adopt(fd.as_fd());
         debug_assert!(adopted.is_ok(), "making an open socket non-blocking failed: {adopted:?}");
-        TcpStream { fd }
+        TcpStream { fd: fd.into() }
     }
 }
 

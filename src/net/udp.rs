@@ -23,6 +23,7 @@
 //! ```
 
 use crate::io::would_block_to_none;
+use crate::readiness::owned_evented_fd::OwnedEventedFd;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
 use std::fmt;
 use std::io;
@@ -34,23 +35,23 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 /// Sends and receives return `Ok(None)` when the socket is not ready; register it for
 /// readable (or writable) events to learn when to try again.
 pub struct UdpSocket {
-    fd: OwnedFd,
+    fd: OwnedEventedFd,
 }
 
 impl UdpSocket {
     /// A new unbound IPv4 UDP socket.
     pub fn v4() -> io::Result<UdpSocket> {
-        Ok(UdpSocket { fd: socket::socket(Domain::Ipv4, SocketType::Datagram)? })
+        Ok(UdpSocket { fd: socket::socket(Domain::Ipv4, SocketType::Datagram)?.into() })
     }
 
     /// A new unbound IPv6 UDP socket.
     pub fn v6() -> io::Result<UdpSocket> {
-        Ok(UdpSocket { fd: socket::socket(Domain::Ipv6, SocketType::Datagram)? })
+        Ok(UdpSocket { fd: socket::socket(Domain::Ipv6, SocketType::Datagram)?.into() })
     }
 
     /// A new UDP socket of `addr`'s family, bound to `addr` (port 0 picks a free port).
     pub fn bound(addr: &SocketAddr) -> io::Result<UdpSocket> {
-        let socket = UdpSocket { fd: socket::socket(Domain::of(addr), SocketType::Datagram)? };
+        let socket = UdpSocket { fd: socket::socket(Domain::of(addr), SocketType::Datagram)?.into() };
         socket.bind(addr)?;
         Ok(socket)
     }
@@ -64,7 +65,7 @@ impl UdpSocket {
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         let fd = OwnedFd::from(socket);
         socket::adopt(fd.as_fd())?;
-        Ok(UdpSocket { fd })
+        Ok(UdpSocket { fd: fd.into() })
     }
 
     /// The address the socket is bound to (the unspecified address and port 0 while unbound).
@@ -72,9 +73,10 @@ impl UdpSocket {
         socket::local_addr(self.fd.as_fd())?.to_inet()
     }
 
-    /// A second handle to the same socket (a duplicated fd).
+    /// A second handle to the same socket (a duplicated fd), belonging to the same
+    /// selector as this one (see [`Evented`](crate::Evented)).
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { fd: crate::sys::fd::duplicate(self.fd.as_fd())? })
+        Ok(UdpSocket { fd: self.fd.try_clone()? })
     }
 
     /// Sends `buf` as one datagram to `target`: `Ok(Some(len))`, or `Ok(None)` if the
@@ -160,13 +162,13 @@ impl UdpSocket {
 impl From<OwnedFd> for UdpSocket {
     /// Wraps a UDP socket fd as is; it should already be non-blocking.
     fn from(fd: OwnedFd) -> UdpSocket {
-        UdpSocket { fd }
+        UdpSocket { fd: fd.into() }
     }
 }
 
 impl From<UdpSocket> for OwnedFd {
     fn from(socket: UdpSocket) -> OwnedFd {
-        socket.fd
+        socket.fd.into()
     }
 }
 
@@ -179,7 +181,7 @@ impl From<std::net::UdpSocket> for UdpSocket {
         let fd = OwnedFd::from(socket);
         let adopted = socket::adopt(fd.as_fd());
         debug_assert!(adopted.is_ok(), "making an open socket non-blocking failed: {adopted:?}");
-        UdpSocket { fd }
+        UdpSocket { fd: fd.into() }
     }
 }
 

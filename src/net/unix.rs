@@ -28,6 +28,7 @@ pub use crate::readiness::evented::EventedFd;
 
 use crate::io::would_block_to_none;
 use crate::io::TryAccept;
+use crate::readiness::owned_evented_fd::OwnedEventedFd;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
 use std::fmt;
 use std::io;
@@ -39,13 +40,13 @@ use std::path::Path;
 /// A Unix stream socket that is neither connected nor listening yet: bind it, then
 /// [`listen`](UnixSocket::listen), or [`connect`](UnixSocket::connect) it.
 pub struct UnixSocket {
-    fd: OwnedFd,
+    fd: OwnedEventedFd,
 }
 
 impl UnixSocket {
     /// A new Unix stream socket, non-blocking and close-on-exec.
     pub fn stream() -> io::Result<UnixSocket> {
-        Ok(UnixSocket { fd: socket::socket(Domain::Unix, SocketType::Stream)? })
+        Ok(UnixSocket { fd: socket::socket(Domain::Unix, SocketType::Stream)?.into() })
     }
 
     /// Connects to the socket at `path`, returning the stream and whether the connection
@@ -69,15 +70,16 @@ impl UnixSocket {
         Ok(UnixListener { fd: self.fd })
     }
 
-    /// A second handle to the same socket (a duplicated fd).
+    /// A second handle to the same socket (a duplicated fd), belonging to the same
+    /// selector as this one (see [`Evented`](crate::Evented)).
     pub fn try_clone(&self) -> io::Result<UnixSocket> {
-        Ok(UnixSocket { fd: crate::sys::fd::duplicate(self.fd.as_fd())? })
+        Ok(UnixSocket { fd: self.fd.try_clone()? })
     }
 }
 
 /// A non-blocking Unix socket listening for connections.
 pub struct UnixListener {
-    fd: OwnedFd,
+    fd: OwnedEventedFd,
 }
 
 impl UnixListener {
@@ -94,12 +96,12 @@ impl UnixListener {
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         let fd = OwnedFd::from(listener);
         socket::adopt(fd.as_fd())?;
-        Ok(UnixListener { fd })
+        Ok(UnixListener { fd: fd.into() })
     }
 
     /// Accepts one pending connection, or `Ok(None)` if none is pending.
     pub fn accept(&self) -> io::Result<Option<UnixStream>> {
-        Ok(would_block_to_none(socket::accept(self.fd.as_fd()))?.map(|(fd, _)| UnixStream { fd }))
+        Ok(would_block_to_none(socket::accept(self.fd.as_fd()))?.map(|(fd, _)| UnixStream { fd: fd.into() }))
     }
 
     /// The address the listener is bound to.
@@ -107,9 +109,10 @@ impl UnixListener {
         socket::local_addr(self.fd.as_fd())?.to_unix()
     }
 
-    /// A second handle to the same listening socket (a duplicated fd).
+    /// A second handle to the same listening socket (a duplicated fd), belonging to the
+    /// same selector as this one (see [`Evented`](crate::Evented)).
     pub fn try_clone(&self) -> io::Result<UnixListener> {
-        Ok(UnixListener { fd: crate::sys::fd::duplicate(self.fd.as_fd())? })
+        Ok(UnixListener { fd: self.fd.try_clone()? })
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), clearing it.
@@ -131,7 +134,7 @@ impl TryAccept for UnixListener {
 /// Reads and writes return `ErrorKind::WouldBlock` when the socket is not ready. Writes
 /// never raise `SIGPIPE`. Vectored reads and writes take one syscall each (`readv`, `sendmsg`).
 pub struct UnixStream {
-    fd: OwnedFd,
+    fd: OwnedEventedFd,
 }
 
 impl UnixStream {
@@ -144,14 +147,14 @@ impl UnixStream {
     /// Two connected streams (`socketpair(2)`).
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = socket::socketpair(SocketType::Stream)?;
-        Ok((UnixStream { fd: a }, UnixStream { fd: b }))
+        Ok((UnixStream { fd: a.into() }, UnixStream { fd: b.into() }))
     }
 
     /// Takes over a `std::os::unix::net::UnixStream`, making it non-blocking.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         let fd = OwnedFd::from(stream);
         socket::adopt(fd.as_fd())?;
-        Ok(UnixStream { fd })
+        Ok(UnixStream { fd: fd.into() })
     }
 
     /// Sends `buf` with a copy of `fd` attached (`sendmsg` with `SCM_RIGHTS`):
@@ -201,9 +204,10 @@ impl UnixStream {
         socket::peer_addr(self.fd.as_fd())?.to_unix()
     }
 
-    /// A second handle to the same connection (a duplicated fd).
+    /// A second handle to the same connection (a duplicated fd), belonging to the same
+    /// selector as this one (see [`Evented`](crate::Evented)).
     pub fn try_clone(&self) -> io::Result<UnixStream> {
-        Ok(UnixStream { fd: crate::sys::fd::duplicate(self.fd.as_fd())? })
+        Ok(UnixStream { fd: self.fd.try_clone()? })
     }
 
     /// Shuts down the read half, the write half or both (`shutdown(2)`).
@@ -228,12 +232,12 @@ macro_rules! unix_conversions {
         impl From<OwnedFd> for $ty {
             /// Wraps a Unix socket fd as is; it should already be non-blocking.
             fn from(fd: OwnedFd) -> $ty {
-                $ty { fd }
+                $ty { fd: fd.into() }
             }
         }
         impl From<$ty> for OwnedFd {
             fn from(socket: $ty) -> OwnedFd {
-                socket.fd
+                socket.fd.into()
             }
         }
         $(
@@ -246,7 +250,7 @@ macro_rules! unix_conversions {
                     let fd = OwnedFd::from(socket);
                     let adopted = socket::adopt(fd.as_fd());
                     debug_assert!(adopted.is_ok(), "making an open socket non-blocking failed: {adopted:?}");
-                    $ty { fd }
+                    $ty { fd: fd.into() }
                 }
             }
         )?

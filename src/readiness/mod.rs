@@ -7,6 +7,7 @@
 //! | `event.rs` | [`EventSet`](event::EventSet), [`PollOpt`](event::PollOpt), [`IoEvent`](event::IoEvent) |
 //! | `selector.rs` | [`Selector`](selector::Selector): the OS selector plus the fd -> token table |
 //! | `evented.rs` | [`Evented`](evented::Evented): what a handle implements to be registered |
+//! | `owned_evented_fd.rs` | `OwnedEventedFd`: the fd inside every readyio socket and pipe, and the one selector it belongs to |
 //! | `poll.rs` | [`Poll`](poll::Poll): register, wait, read the events |
 //!
 //! This layer sits on `sys` (which it reaches only through `sys`'s neutral types) and
@@ -14,6 +15,7 @@
 
 pub(crate) mod event;
 pub(crate) mod evented;
+pub(crate) mod owned_evented_fd;
 pub(crate) mod poll;
 pub(crate) mod selector;
 pub(crate) mod token;
