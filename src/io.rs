@@ -197,7 +197,7 @@ pub trait TryWrite {
 }
 
 /// The most chunks of a `Buf` that one `try_write_buf` hands to `write_vectored`.
-const MAX_WRITE_CHUNKS: usize = 64;
+pub(crate) const MAX_WRITE_CHUNKS: usize = 64;
 
 /// Non-blocking accepts.
 pub trait TryAccept {

@@ -1,6 +1,7 @@
 //! Unix sockets and pipes on the real kernel: listener/stream/socket, fd passing,
 //! pipe readiness, vectored IO, bad paths and conversions from std.
 
+use readyio::buf::{Buf, BufMut, BytesMut, RingBuf};
 use readyio::unix::{pipe, EventedFd, PipeReader, PipeWriter, UnixListener, UnixSocket, UnixStream};
 use readyio::{EventSet, IoEvent, Poll, PollOpt, Token, TryAccept, TryRead, TryWrite};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
@@ -489,6 +490,114 @@ fn fds_past_the_first_in_one_message_are_closed_not_leaked() {
         assert_eq!((&*reader).try_read(&mut buf).unwrap(), Some(0));
     }
     // The first pipe still has a writer: the fd we were handed.
+    (&first).write_all(b"1").unwrap();
+    let mut first_reader = readers.remove(0);
+    assert_eq!(read_exactly(&mut first_reader, 1), b"1");
+}
+
+/// A ring holding `data` split across the end of its storage, so that it is two chunks.
+fn wrapped_ring(data: &[u8]) -> RingBuf {
+    let mut ring = RingBuf::with_capacity(32);
+    ring.put_slice(&[0u8; 24]);
+    ring.advance(20); // Not empty, so the ring keeps its head at 20.
+    ring.put_slice(data);
+    ring.advance(4);
+    let mut chunks = [IoSlice::new(&[]); 4];
+    assert_eq!(ring.chunks_vectored(&mut chunks), 2, "the data wraps");
+    ring
+}
+
+#[test]
+fn buf_forms_pass_a_pipe_from_a_wrapped_ring_into_bytes_mut_and_back() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let (pipe_reader, mut pipe_writer) = pipe().unwrap();
+
+    // Out of a wrapped RingBuf: both chunks and the fd go out in one sendmsg.
+    let mut out = wrapped_ring(b"take this reader");
+    assert_eq!(ours.try_write_buf_send_fd(&mut out, &pipe_reader).unwrap(), Some(16));
+    assert!(!out.has_remaining(), "the ring advanced past what was sent");
+    drop(pipe_reader); // The peer now holds the only read end.
+
+    let mut into = BytesMut::with_capacity(64);
+    let (len, fd) = theirs.try_read_buf_recv_fd(&mut into).unwrap().expect("a message is queued");
+    assert_eq!((len, &into[..]), (16, &b"take this reader"[..]), "BytesMut advanced by the bytes read");
+    let fd = fd.expect("the pipe's read end came along");
+    assert!(is_cloexec(&fd), "received fds are close-on-exec");
+    let mut received = PipeReader::from(fd);
+    pipe_writer.write_all(b"through").unwrap();
+    assert_eq!(read_exactly(&mut received, 7), b"through");
+
+    // And back: out of a BytesMut (a Buf), into a RingBuf (a BufMut) that has data in it.
+    let mut back = BytesMut::from(&b"returned"[..]);
+    assert_eq!(theirs.try_write_buf_send_fd(&mut back, received.as_fd()).unwrap(), Some(8));
+    assert!(back.is_empty());
+    let mut ring = RingBuf::with_capacity(32);
+    ring.put_slice(b">");
+    let (len, fd) = ours.try_read_buf_recv_fd(&mut ring).unwrap().expect("a message is queued");
+    assert_eq!(len, 8);
+    assert_eq!(ring.make_contiguous(), b">returned", "the ring advanced by the bytes read");
+    let fd = fd.expect("the read end came back");
+    assert!(is_cloexec(&fd));
+    drop(received);
+    let mut returned = PipeReader::from(fd);
+    pipe_writer.write_all(b"again").unwrap();
+    assert_eq!(read_exactly(&mut returned, 5), b"again");
+}
+
+#[test]
+fn buf_forms_with_nothing_to_read_or_send_leave_the_buffer_alone() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    let mut into = BytesMut::with_capacity(8);
+    assert!(a.try_read_buf_recv_fd(&mut into).unwrap().is_none(), "nothing queued: Ok(None)");
+    assert!(into.is_empty());
+
+    let (reader, _writer) = pipe().unwrap();
+    let mut empty = RingBuf::with_capacity(8);
+    let error = a.try_write_buf_send_fd(&mut empty, &reader).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "an fd needs a byte to travel with");
+    let error = a.try_write_buf_send_fd(&mut &b""[..], &reader).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn buf_form_write_returns_none_when_the_socket_is_full() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    let (reader, _writer) = pipe().unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    // Fill the socket buffer with plain data first.
+    while (&a).try_write(&chunk).unwrap().is_some() {}
+    let mut out = &b"late"[..];
+    assert_eq!(a.try_write_buf_send_fd(&mut out, &reader).unwrap(), None);
+    assert_eq!(out, b"late", "nothing sent, nothing consumed");
+}
+
+#[test]
+fn buf_form_closes_fds_past_the_first_in_one_message() {
+    let (sender, receiver) = UnixStream::pair().unwrap();
+    let pipes: Vec<(PipeReader, PipeWriter)> = (0..3).map(|_| pipe().unwrap()).collect();
+    let writers: Vec<i32> = pipes.iter().map(|(_, w)| w.as_raw_fd()).collect();
+    send_fds_with_libc(&sender, &writers);
+
+    let mut poll = poll_for(&receiver, EventSet::readable());
+    wait_for(&mut poll, |kind| kind.is_readable());
+    let mut into = BytesMut::with_capacity(8);
+    let (len, first) = receiver.try_read_buf_recv_fd(&mut into).unwrap().expect("a message");
+    assert_eq!((len, &into[..]), (1, &b"m"[..]));
+    let first = PipeWriter::from(first.expect("the first fd"));
+
+    // With our own write ends closed, pipes 2 and 3 reach end of stream only if the
+    // received copies of their write ends were closed too.
+    let mut readers = Vec::new();
+    for (reader, writer) in pipes {
+        drop(writer);
+        readers.push(reader);
+    }
+    let mut buf = [0u8; 4];
+    for reader in &readers[1..] {
+        let mut poll = poll_for(reader, EventSet::readable());
+        wait_for(&mut poll, |kind| kind.is_hup());
+        assert_eq!((&*reader).try_read(&mut buf).unwrap(), Some(0));
+    }
     (&first).write_all(b"1").unwrap();
     let mut first_reader = readers.remove(0);
     assert_eq!(read_exactly(&mut first_reader, 1), b"1");

@@ -26,12 +26,13 @@
 pub use super::pipe::{pipe, PipeReader, PipeWriter};
 pub use crate::readiness::evented::EventedFd;
 
+use crate::buf::{Buf, BufMut};
 use crate::io::would_block_to_none;
-use crate::io::TryAccept;
+use crate::io::{TryAccept, MAX_WRITE_CHUNKS};
 use crate::readiness::owned_evented_fd::OwnedEventedFd;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
 use std::fmt;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
@@ -170,7 +171,35 @@ impl UnixStream {
         if buf.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "an fd must be sent with at least one byte"));
         }
-        socket::send_with_fd(self.fd.as_fd(), buf, fd)
+        socket::send_with_fd(self.fd.as_fd(), &[IoSlice::new(buf)], fd)
+    }
+
+    /// Sends the bytes of `buf` with a copy of `fd` attached and advances `buf` past the
+    /// bytes sent: `Ok(Some(bytes sent))`, or `Ok(None)` (nothing sent, `buf` untouched) if
+    /// the socket cannot take data now. The buffer form of
+    /// [`try_write_send_fd`](UnixStream::try_write_send_fd), as
+    /// [`try_write_buf`](crate::TryWrite::try_write_buf) is of `try_write`.
+    ///
+    /// One `sendmsg` carries all of `buf`'s chunks (up to 64), so a wrapped
+    /// [`RingBuf`](crate::buf::RingBuf) goes out whole. The fd travels with the first byte;
+    /// the caller keeps (and still owns) its own. An empty `buf` is `InvalidInput`: the fd
+    /// would have nothing to travel with.
+    ///
+    /// The fd is borrowed (`&file`, `file.as_fd()`, ...), not a `RawFd` as in mio 0.5: a bare
+    /// number can name an fd that another part of the program has closed and the kernel has
+    /// given to an unrelated file, which would then be handed to the peer.
+    pub fn try_write_buf_send_fd<B: Buf + ?Sized>(&self, buf: &mut B, fd: impl AsFd) -> io::Result<Option<usize>> {
+        let mut slices = [IoSlice::new(&[]); MAX_WRITE_CHUNKS];
+        let count = buf.chunks_vectored(&mut slices);
+        if slices[..count].iter().all(|slice| slice.is_empty()) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "an fd must be sent with at least one byte"));
+        }
+        let passed = fd.as_fd().as_raw_fd();
+        let Some(sent) = would_block_to_none(socket::send_with_fd(self.fd.as_fd(), &slices[..count], passed))? else {
+            return Ok(None);
+        };
+        buf.advance(sent);
+        Ok(Some(sent))
     }
 
     /// Receives into `buf`, taking in an fd if one came with the data:
@@ -192,6 +221,48 @@ impl UnixStream {
     /// one message, the first is returned and the others are closed.
     pub fn try_read_recv_owned_fd(&self, buf: &mut [u8]) -> io::Result<Option<(usize, Option<OwnedFd>)>> {
         would_block_to_none(socket::recv_with_fd(self.fd.as_fd(), buf))
+    }
+
+    /// Receives into `buf`, taking in an fd if one came with the data, and advances `buf`
+    /// past the bytes received: `Ok(Some((bytes, fd)))`, or `Ok(None)` (`buf` untouched) if
+    /// nothing is available. The buffer form of
+    /// [`try_read_recv_owned_fd`](UnixStream::try_read_recv_owned_fd), as
+    /// [`try_read_buf`](crate::TryRead::try_read_buf) is of `try_read`: one `recvmsg` into
+    /// `buf`'s first contiguous chunk (zero-filled first). `Ok(Some((0, None)))` means end of
+    /// stream, or that `buf` had no room.
+    ///
+    /// The fd comes back owned and close-on-exec, so it cannot leak: drop it to close it.
+    /// If a peer sent several fds with one message, the first is returned and the others
+    /// are closed.
+    ///
+    /// ```
+    /// use readyio::buf::{BytesMut, RingBuf};
+    /// use readyio::unix::{pipe, UnixStream};
+    ///
+    /// let (ours, theirs) = UnixStream::pair()?;
+    /// let (reader, _writer) = pipe()?;
+    /// let mut out = RingBuf::with_capacity(64);
+    /// readyio::buf::BufMut::put_slice(&mut out, b"here is a pipe");
+    /// assert_eq!(ours.try_write_buf_send_fd(&mut out, &reader)?, Some(14));
+    ///
+    /// let mut into = BytesMut::with_capacity(64);
+    /// let (len, fd) = theirs.try_read_buf_recv_fd(&mut into)?.expect("sent above");
+    /// assert_eq!((len, &into[..]), (14, &b"here is a pipe"[..]));
+    /// assert!(fd.is_some());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_read_buf_recv_fd<B: BufMut + ?Sized>(
+        &self,
+        buf: &mut B,
+    ) -> io::Result<Option<(usize, Option<OwnedFd>)>> {
+        let mut received = None;
+        let read = crate::sys::buf::read_into_chunk(buf, |chunk| {
+            let (len, fd) = socket::recv_with_fd(self.fd.as_fd(), chunk)?;
+            received = fd;
+            Ok(len)
+        });
+        // An fd taken in by a call that still failed is dropped with `received`: closed.
+        Ok(would_block_to_none(read)?.map(|len| (len, received)))
     }
 
     /// The address of the local end (unnamed for connecting sockets and pairs).

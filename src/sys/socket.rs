@@ -686,9 +686,10 @@ const FD_SIZE: usize = size_of::<c_int>();
 #[repr(C, align(8))]
 struct ControlBuffer<const N: usize>([u8; N]);
 
-/// `sendmsg(2)` of `buf` with one fd attached as `SCM_RIGHTS`. The kernel duplicates `fd`
-/// into the receiver; the caller keeps its own copy.
-pub(crate) fn send_with_fd(socket: BorrowedFd<'_>, buf: &[u8], passed: RawFd) -> io::Result<usize> {
+/// `sendmsg(2)` of `bufs` (one syscall however many there are, up to `MAX_IOVECS`) with one
+/// fd attached as `SCM_RIGHTS`. The kernel duplicates `passed` into the receiver; the
+/// caller keeps its own copy.
+pub(crate) fn send_with_fd(socket: BorrowedFd<'_>, bufs: &[IoSlice<'_>], passed: RawFd) -> io::Result<usize> {
     const SPACE: usize = cmsg::space(FD_SIZE);
     let mut control = ControlBuffer([0u8; SPACE]);
     // glibc's cmsghdr ends in a flexible array member that needs the update; the BSDs' and
@@ -706,16 +707,15 @@ pub(crate) fn send_with_fd(socket: BorrowedFd<'_>, buf: &[u8], passed: RawFd) ->
         ptr::write(control.0.as_mut_ptr().cast::<c::cmsghdr>(), header);
         ptr::write_unaligned(control.0.as_mut_ptr().add(cmsg::HEADER).cast::<c_int>(), passed);
     }
-    let mut iov = c::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() };
     let msg = c::msghdr {
-        msg_iov: &mut iov,
-        msg_iovlen: 1,
+        msg_iov: bufs.as_ptr() as *mut c::iovec,
+        msg_iovlen: bufs.len().min(fd::MAX_IOVECS) as _,
         msg_control: control.0.as_mut_ptr().cast(),
         msg_controllen: SPACE as _,
         ..Default::default()
     };
-    // SAFETY: `msg` points at `iov` (describing `buf`, only read) and at `control`, all of
-    // which outlive the call.
+    // SAFETY: `IoSlice` is ABI-compatible with `struct iovec` and sendmsg only reads through
+    // `msg_iov` (describing `bufs`); `msg` also points at `control`. All outlive the call.
     let n = cvt_retry(|| unsafe { c::sendmsg(socket.as_raw_fd(), &msg, SEND_FLAGS) })?;
     Ok(n as usize)
 }
