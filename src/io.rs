@@ -9,12 +9,66 @@ use crate::readiness::owned_evented_fd::OwnedEventedFd;
 use crate::sys::fd;
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// An owned file descriptor used for non-blocking IO; closed on drop.
 ///
 /// `Io` does not change the fd's flags: make it non-blocking first (all readyio types
 /// are) or reads and writes will block.
+///
+/// # Conversions
+///
+/// * From and into an `OwnedFd` (`Io::from(owned)`, `OwnedFd::from(io)`), and the raw-fd
+///   traits: `FromRawFd` (unsafe), `AsRawFd`, `IntoRawFd`, `AsFd`.
+/// * From and into every readyio socket and pipe type (`PipeReader::from(io)`,
+///   `Io::from(stream)`, ...). These keep the [selector the fd belongs
+///   to](crate::Evented#a-socket-belongs-to-one-selector); conversions into a bare fd lose it.
+///
+/// An fd received with [`UnixStream::try_read_buf_recv_fd`](crate::unix::UnixStream::try_read_buf_recv_fd)
+/// becomes a pipe end as it did in mio 0.5:
+///
+/// ```
+/// use readyio::buf::BytesMut;
+/// use readyio::unix::{pipe, PipeReader, UnixStream};
+/// use readyio::{Io, TryRead, TryWrite};
+///
+/// let (ours, theirs) = UnixStream::pair()?;
+/// let (reader, mut writer) = pipe()?;
+/// ours.try_write_buf_send_fd(&mut &b"x"[..], &reader)?;
+/// let mut buf = BytesMut::with_capacity(16);
+/// let (_, fd) = theirs.try_read_buf_recv_fd(&mut buf)?.expect("sent above");
+/// let mut passed: PipeReader = From::<Io>::from(From::from(fd.expect("an fd came")));
+/// writer.try_write(b"hi")?;
+/// let mut data = [0u8; 2];
+/// assert_eq!(passed.try_read(&mut data)?, Some(2));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # No `From<RawFd>`
+///
+/// mio 0.5 also had a safe `From<RawFd> for Io` (and a safe `Io::from_raw_fd`). Both let
+/// safe code take ownership of any integer: dropping `Io::from(socket.as_raw_fd())` closed
+/// `socket`'s fd behind its back, the next socket opened reused the number, and dropping
+/// `socket` then closed that unrelated socket. readyio leaves them out: use
+/// `Io::from(OwnedFd)` when you own the fd, or `unsafe { Io::from_raw_fd(fd) }` (the
+/// `FromRawFd` trait) when you can promise that you do.
+///
+/// ```compile_fail,E0277
+/// use std::os::fd::AsRawFd;
+/// let (reader, _writer) = readyio::unix::pipe().unwrap();
+/// let _closes_on_drop = readyio::Io::from(reader.as_raw_fd()); // no longer compiles
+/// ```
+///
+/// The sound forms:
+///
+/// ```
+/// use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+/// let (reader, writer) = readyio::unix::pipe()?;
+/// let _owned = readyio::Io::from(OwnedFd::from(reader));
+/// // SAFETY: `into_raw_fd` hands over the fd; nothing else owns or closes it.
+/// let _raw = unsafe { readyio::Io::from_raw_fd(writer.into_raw_fd()) };
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Io {
     fd: OwnedEventedFd,
 }
@@ -50,14 +104,36 @@ impl fmt::Debug for Io {
     }
 }
 
-/// Takes ownership of `fd`, as the seed's `Io::from(RawFd)` did.
-///
-/// The caller must own `fd` and not close it elsewhere: this conversion has the contract
-/// of `FromRawFd::from_raw_fd` without the `unsafe` marker, kept for seed compatibility.
-/// Prefer `Io::from(OwnedFd)`.
-impl From<RawFd> for Io {
-    fn from(fd: RawFd) -> Io {
-        Io { fd: fd::owned(fd).into() }
+/// Implements `From<Io>` for `$ty` and `From<$ty>` for `Io`, for a readyio IO type that keeps
+/// its [`OwnedEventedFd`] in `$field`: the fd moves with the selector it belongs to.
+macro_rules! io_conversions {
+    ($ty:ident, $field:ident) => {
+        impl From<$crate::io::Io> for $ty {
+            /// Takes over the fd of an [`Io`](crate::Io), keeping the selector it belongs to.
+            /// The fd should be of this type's kind and non-blocking.
+            fn from(io: $crate::io::Io) -> $ty {
+                $ty { $field: io.into_evented_fd() }
+            }
+        }
+        impl From<$ty> for $crate::io::Io {
+            /// Hands the fd over to an [`Io`](crate::Io), keeping the selector it belongs to.
+            fn from(value: $ty) -> $crate::io::Io {
+                $crate::io::Io::from_evented_fd(value.$field)
+            }
+        }
+    };
+}
+pub(crate) use io_conversions;
+
+impl Io {
+    /// The fd and its selector, for `From<Io>` of the IO types.
+    pub(crate) fn into_evented_fd(self) -> OwnedEventedFd {
+        self.fd
+    }
+
+    /// An `Io` over another IO type's fd, for `From<$ty> for Io`.
+    pub(crate) fn from_evented_fd(fd: OwnedEventedFd) -> Io {
+        Io { fd }
     }
 }
 

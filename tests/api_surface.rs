@@ -13,10 +13,17 @@ use readyio::{
 };
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-fn io_type<T: AsRawFd + AsFd + FromRawFd + IntoRawFd + std::fmt::Debug + Send + Evented>() {}
+fn io_type<
+    T: AsRawFd + AsFd + FromRawFd + IntoRawFd + From<OwnedFd> + Into<OwnedFd> + std::fmt::Debug + Send + Sync + Evented,
+>() {
+}
+
+/// The IO types that convert from and into an `Io` (all of them; the seed had `From<Io>` for
+/// the pipe ends and `UnixSocket`).
+fn from_io<T: From<readyio::Io> + Into<readyio::Io>>() {}
 
 #[test]
 fn every_io_type_has_the_fd_traits_debug_send_and_evented() {
@@ -29,6 +36,45 @@ fn every_io_type_has_the_fd_traits_debug_send_and_evented() {
     io_type::<PipeReader>();
     io_type::<PipeWriter>();
     io_type::<readyio::Io>();
+    from_io::<PipeReader>();
+    from_io::<PipeWriter>();
+    from_io::<UnixSocket>();
+    from_io::<UnixStream>();
+    from_io::<UnixListener>();
+    from_io::<TcpStream>();
+    from_io::<TcpListener>();
+    from_io::<UdpSocket>();
+}
+
+/// Closes a raw fd handed over by the seed's raw-fd receive calls.
+fn close(fd: Option<RawFd>) {
+    // SAFETY: the receive calls hand ownership of a received fd to the caller.
+    drop(fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+}
+
+#[test]
+fn unix_fd_passing_has_the_seed_calls_and_buffer_forms() -> io::Result<()> {
+    // The seed's calls took `&mut self`; readyio's take `&self` (so `&mut` callers compile too).
+    let (a, b) = UnixStream::pair()?;
+    let (reader, writer) = readyio::unix::pipe()?;
+    let mut buf = [0u8; 8];
+    let _: Option<usize> = a.try_write_send_fd(b"x", writer.as_raw_fd())?;
+    let received: Option<(usize, Option<RawFd>)> = b.try_read_recv_fd(&mut buf)?;
+    close(received.and_then(|(_, fd)| fd));
+    let _: usize = a.write_send_fd(b"y", writer.as_raw_fd())?;
+    let (_, fd): (usize, Option<RawFd>) = b.read_recv_fd(&mut buf)?;
+    close(fd);
+
+    // The buffer forms take `bytes` 1 buffers; the fd goes out borrowed and comes back owned.
+    let mut out = readyio::buf::BytesMut::from(&b"z"[..]);
+    let _: Option<usize> = a.try_write_buf_send_fd(&mut out, &writer)?;
+    let mut into = readyio::buf::RingBuf::with_capacity(8);
+    let received: Option<(usize, Option<OwnedFd>)> = b.try_read_buf_recv_fd(&mut into)?;
+    if let Some((_, Some(fd))) = received {
+        let _writer: PipeWriter = From::<readyio::Io>::from(From::from(fd));
+    }
+    let _: PipeReader = From::<readyio::Io>::from(readyio::Io::from(OwnedFd::from(reader)));
+    Ok(())
 }
 
 #[test]

@@ -302,6 +302,34 @@ fn deregistering_from_a_poll_it_does_not_belong_to_changes_nothing() {
 }
 
 #[test]
+fn conversions_between_readyio_types_keep_the_selector() {
+    let (mut first, mut second) = poll_pair();
+
+    let (reader, _writer) = pipe().unwrap();
+    let io = Io::from(OwnedFd::from(reader));
+    first.register(&io, FIRST, EventSet::readable(), PollOpt::level()).unwrap();
+    let reader = PipeReader::from(io);
+    assert_already_registered(
+        second.register(&reader, SECOND, EventSet::readable(), PollOpt::level()),
+        "Io -> PipeReader",
+    );
+    let io = Io::from(reader);
+    assert_already_registered(second.register(&io, SECOND, EventSet::readable(), PollOpt::level()), "PipeReader -> Io");
+    first.deregister(&io).expect("still registered with the first poll under its new type");
+
+    let socket = UnixSocket::stream().unwrap();
+    first.register(&socket, FIRST, interest(), PollOpt::edge()).unwrap();
+    let dir = std::env::temp_dir().join(format!("readyio-one-selector-listen-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    socket.bind(&dir).unwrap();
+    let _remove = SocketPath(dir);
+    let listener = socket.listen(8).unwrap();
+    assert_already_registered(second.register(&listener, SECOND, interest(), PollOpt::edge()), "UnixSocket::listen");
+    let socket = UnixSocket::from(Io::from(listener));
+    assert_already_registered(second.register(&socket, SECOND, interest(), PollOpt::edge()), "-> Io -> UnixSocket");
+}
+
+#[test]
 fn a_bare_fd_carries_no_selector() {
     let (mut first, mut second) = poll_pair();
     let (reader, _writer) = pipe().unwrap();

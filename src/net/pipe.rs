@@ -61,8 +61,8 @@ impl PipeWriter {
 crate::io::read_through_fd!(PipeReader, fd::read, fd::readv);
 crate::io::write_through_fd!(PipeWriter, fd::write, fd::writev);
 
-/// `From<OwnedFd>`, `Into<OwnedFd>`, and `From` the std child-process pipe ends (made
-/// non-blocking; see [`adopt`]).
+/// `From<OwnedFd>`, `Into<OwnedFd>`, `From<Io>`, `Into<Io>`, and `From` the std
+/// child-process pipe ends (made non-blocking; see [`adopt`]).
 macro_rules! pipe_conversions {
     ($ty:ident, $($std:ty),*) => {
         impl From<OwnedFd> for $ty {
@@ -86,6 +86,7 @@ macro_rules! pipe_conversions {
         )*
         crate::sys::fd_traits!($ty, fd);
         crate::readiness::evented::evented_by_fd!($ty, fd);
+        crate::io::io_conversions!($ty, fd);
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($ty)).field("fd", &self.fd.as_raw_fd()).finish()

@@ -141,6 +141,7 @@ impl From<std::net::TcpListener> for TcpListener {
 
 crate::sys::fd_traits!(TcpListener, fd);
 crate::readiness::evented::evented_by_fd!(TcpListener, fd);
+crate::io::io_conversions!(TcpListener, fd);
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -288,6 +289,7 @@ impl From<std::net::TcpStream> for TcpStream {
 
 crate::sys::fd_traits!(TcpStream, fd);
 crate::readiness::evented::evented_by_fd!(TcpStream, fd);
+crate::io::io_conversions!(TcpStream, fd);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

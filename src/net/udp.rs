@@ -187,6 +187,7 @@ impl From<std::net::UdpSocket> for UdpSocket {
 
 crate::sys::fd_traits!(UdpSocket, fd);
 crate::readiness::evented::evented_by_fd!(UdpSocket, fd);
+crate::io::io_conversions!(UdpSocket, fd);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -233,7 +233,8 @@ impl UnixStream {
     ///
     /// The fd comes back owned and close-on-exec, so it cannot leak: drop it to close it.
     /// If a peer sent several fds with one message, the first is returned and the others
-    /// are closed.
+    /// are closed. (mio 0.5 returned a `RawFd` here; its `From::<Io>::from(From::from(fd))`
+    /// still compiles, now through `From<OwnedFd>`, and gives the same `Io`.)
     ///
     /// ```
     /// use readyio::buf::{BytesMut, RingBuf};
@@ -296,8 +297,8 @@ impl UnixStream {
 crate::io::read_through_fd!(UnixStream, socket::recv, socket::recv_vectored);
 crate::io::write_through_fd!(UnixStream, socket::send, socket::send_vectored);
 
-/// `From<OwnedFd>`, `Into<OwnedFd>`, `From` the std type (made non-blocking), the fd
-/// traits and `Evented`.
+/// `From<OwnedFd>`, `Into<OwnedFd>`, `From<Io>`, `Into<Io>`, `From` the std type (made
+/// non-blocking), the fd traits and `Evented`.
 macro_rules! unix_conversions {
     ($ty:ident $(, $std:ty)?) => {
         impl From<OwnedFd> for $ty {
@@ -327,6 +328,7 @@ macro_rules! unix_conversions {
         )?
         crate::sys::fd_traits!($ty, fd);
         crate::readiness::evented::evented_by_fd!($ty, fd);
+        crate::io::io_conversions!($ty, fd);
     };
 }
 
