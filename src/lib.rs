@@ -16,6 +16,27 @@
 //! | `src/io.rs`, `src/net/`, `src/buf/`, `src/util/` | [`Io`], [`TryRead`], [`TryWrite`], sockets and pipes ([`tcp`], [`udp`], [`unix`]), buffers ([`buf`]), the slab ([`util`]) |
 //! | `src/event_loop/` | [`EventLoop`], [`Handler`]: IO, timers and messages from other threads |
 //!
+//! # Code written for mio 0.5
+//!
+//! readyio's API is mio 0.5's. A program written for it compiles and behaves the same with
+//! only the crate name changed (`mio::` to `readyio::`), for everything in that API except:
+//!
+//! * **buffers**: `try_read_buf`/`try_write_buf` (and the fd-passing buffer forms) take the
+//!   `bytes` 1 traits ([`buf::Buf`], [`buf::BufMut`]), not the `bytes` 0.3 crate's
+//!   `ByteBuf`, `MutByteBuf`, `RingBuf` and `flip()`; code using `&mut [u8]` is unchanged;
+//! * **`Io::from(raw_fd)`** and the safe `Io::from_raw_fd` are gone, being unsound: use
+//!   `Io::from(OwnedFd)` or the unsafe `FromRawFd` (see [`Io`]);
+//! * **fd passing with buffers**: [`unix::UnixStream::try_write_buf_send_fd`] borrows the fd
+//!   it sends (`impl AsFd`, not a `RawFd`) and `try_read_buf_recv_fd` returns an `OwnedFd`
+//!   (`From::<Io>::from(From::from(fd))` still compiles);
+//! * `util::BoundedQueue` and Windows are not provided.
+//!
+//! On purpose, `deregister` (or dropping the `Poll`/`EventLoop`) frees a socket to be
+//! registered elsewhere, a handle deregistered after a poll yields no stale event from it,
+//! the default timer tick is 1 ms instead of 100 ms, and `Token(usize::MAX)` is reserved.
+//! `docs/MIGRATING.md` has the details, a `bytes` 0.3 to `bytes` 1 table, and a guide for
+//! programs written for mio 1.x.
+//!
 //! # Example
 //!
 //! Using readyio starts by creating an [`EventLoop`], which receives events from the OS and
@@ -101,6 +122,12 @@ pub use readiness::poll::{Events, Poll, DEFAULT_EVENTS_CAPACITY};
 pub use readiness::selector::Selector;
 pub use readiness::token::Token;
 pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// `docs/MIGRATING.md`, included only when doc-testing so that every Rust code block in the
+/// migration guide is compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/MIGRATING.md")]
+pub struct MigratingGuide;
 
 /// The names most programs using an [`EventLoop`] need: `use readyio::prelude::*;`.
 pub mod prelude {
