@@ -84,6 +84,16 @@ impl Io {
     pub fn try_clone(&self) -> io::Result<Io> {
         Ok(Io { fd: self.fd.try_clone()? })
     }
+
+    /// The fd and the selector it belongs to, for `From<Io>` of the IO types.
+    pub(crate) fn into_evented_fd(self) -> OwnedEventedFd {
+        self.fd
+    }
+
+    /// An `Io` over another IO type's fd and selector, for `From<$ty> for Io`.
+    pub(crate) fn from_evented_fd(fd: OwnedEventedFd) -> Io {
+        Io { fd }
+    }
 }
 
 impl From<OwnedFd> for Io {
@@ -124,18 +134,6 @@ macro_rules! io_conversions {
     };
 }
 pub(crate) use io_conversions;
-
-impl Io {
-    /// The fd and its selector, for `From<Io>` of the IO types.
-    pub(crate) fn into_evented_fd(self) -> OwnedEventedFd {
-        self.fd
-    }
-
-    /// An `Io` over another IO type's fd, for `From<$ty> for Io`.
-    pub(crate) fn from_evented_fd(fd: OwnedEventedFd) -> Io {
-        Io { fd }
-    }
-}
 
 crate::sys::fd_traits!(Io, fd);
 

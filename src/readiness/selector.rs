@@ -281,6 +281,32 @@ mod tests {
     }
 
     #[test]
+    fn selector_ids_are_distinct_and_live_until_the_selector_is_dropped() {
+        let first = Selector::new().unwrap();
+        let second = Selector::new().unwrap();
+        let (a, b) = (first.id().get(), second.id().get());
+        assert_ne!(a, b);
+        assert!(SelectorId::is_live(a) && SelectorId::is_live(b));
+        drop(first);
+        assert!(!SelectorId::is_live(a), "a dropped selector's id is no longer live");
+        assert!(SelectorId::is_live(b));
+        let third = Selector::new().unwrap();
+        assert!(third.id().get() > b, "ids are never reused");
+    }
+
+    #[test]
+    fn is_registered_follows_register_and_deregister() {
+        let mut selector = Selector::new().unwrap();
+        let (reader, _writer) = sys::pipe::pipe().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&reader);
+        assert!(!selector.is_registered(fd) && !selector.is_registered(-1));
+        selector.register(fd, Token(1), EventSet::readable(), PollOpt::level()).unwrap();
+        assert!(selector.is_registered(fd));
+        selector.deregister(fd).unwrap();
+        assert!(!selector.is_registered(fd));
+    }
+
+    #[test]
     fn a_wake_of_the_selectors_waker_is_reported_as_the_reserved_token() {
         let mut selector = Selector::new().unwrap();
         let waker = selector.new_waker().unwrap();
