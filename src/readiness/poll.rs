@@ -65,7 +65,9 @@ impl Poll {
     /// Registers `io` for `interest`, to be reported as `token`.
     ///
     /// Registering a handle that is already registered fails with `AlreadyExists`;
-    /// `Token(usize::MAX)` with `InvalidInput`.
+    /// `Token(usize::MAX)` with `InvalidInput`; a readyio socket or pipe that belongs to
+    /// another `Poll` or `EventLoop` with `Other`, "socket already registered" (see
+    /// [`Evented`](crate::Evented#a-socket-belongs-to-one-selector)).
     pub fn register<E: Evented + ?Sized>(
         &mut self,
         io: &E,
