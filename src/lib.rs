@@ -97,7 +97,7 @@ pub use io::{Io, TryAccept, TryRead, TryWrite};
 pub use net::{tcp, udp, unix};
 pub use readiness::event::{EventSet, IoEvent, PollOpt};
 pub use readiness::evented::Evented;
-pub use readiness::poll::{Events, Poll, DEFAULT_EVENTS_CAPACITY};
+pub use readiness::poll::{Events, Poll, DEFAULT_EVENTS_CAPACITY, MAX_EVENTS_CAPACITY};
 pub use readiness::selector::Selector;
 pub use readiness::token::Token;
 pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -16,8 +16,8 @@
 //! 5. calls [`Handler::tick`].
 //!
 //! A poll interrupted by a signal calls [`Handler::interrupted`] and the iteration goes on.
-//! Must never: sleep while a message is queued, fire a timer early, or deliver an event for
-//! a handle after it was deregistered.
+//! Must never: sleep while a message is queued, poll without sleeping while nothing can be
+//! delivered, fire a timer early, or deliver an event for a handle after it was deregistered.
 
 mod config;
 mod handler;
@@ -86,15 +86,23 @@ impl<H: Handler> EventLoop<H> {
     }
 
     /// A loop configured by `config`; every buffer it will use is allocated here.
+    ///
+    /// Errors, never a panic or an abort, whatever the configuration: `InvalidInput` for a
+    /// value outside its documented range (see [`EventLoopConfig`]), `OutOfMemory` when the
+    /// allocator refuses a size, and the OS's errors creating the selector and its waker.
     pub fn configured(config: EventLoopConfig) -> io::Result<EventLoop<H>> {
+        config.check()?;
+        let tick_ns = u64::try_from(config.timer_tick.as_nanos()).unwrap_or(u64::MAX);
+        let timers = TimerWheel::try_new(config.timer_capacity, tick_ns, config.timer_wheel_size).map_err(|e| {
+            crate::sys::reserve_error(format_args!("a timer wheel for {} timers", config.timer_capacity), e)
+        })?;
         let mut poll = Poll::with_capacity(DEFAULT_EVENTS_CAPACITY)?;
         // Reported as `Token::RESERVED` and never read: see notify.rs.
         let waker = poll.selector().new_waker()?;
-        let notify = Receiver::new(config.notify_capacity, waker);
-        let tick_ns = u64::try_from(config.timer_tick.as_nanos()).unwrap_or(u64::MAX);
+        let notify = Receiver::new(config.notify_capacity, waker)?;
         Ok(EventLoop {
             poll,
-            timers: TimerWheel::new(config.timer_capacity, tick_ns, config.timer_wheel_size),
+            timers,
             notify,
             messages_per_tick: config.messages_per_tick,
             running: false,

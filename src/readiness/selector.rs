@@ -64,6 +64,12 @@ impl Selector {
         self.sys.add(fd, event_data(fd, generation), interest_of(interest), trigger_of(opts))?;
         // Grown only after the kernel accepted the fd, so a bogus huge fd number costs nothing.
         if index >= self.registrations.len() {
+            let missing = index + 1 - self.registrations.len();
+            if let Err(e) = self.registrations.try_reserve(missing) {
+                // Undo the registration the table cannot record; the kernel forgets it.
+                let _ = self.sys.delete(fd);
+                return Err(sys::reserve_error(format_args!("the registration table for fd {fd}"), e));
+            }
             self.registrations.resize(index + 1, Registration::default());
         }
         self.next_generation = self.next_generation.checked_add(1).unwrap_or(1);
@@ -205,7 +211,7 @@ mod tests {
     fn a_wake_of_the_selectors_waker_is_reported_as_the_reserved_token() {
         let mut selector = Selector::new().unwrap();
         let waker = selector.new_waker().unwrap();
-        let mut events = sys::SelectorEvents::with_capacity(4);
+        let mut events = sys::SelectorEvents::with_capacity(4).unwrap();
         waker.wake().unwrap();
         selector.select(&mut events, Some(Duration::from_secs(1))).unwrap();
         assert_eq!(events.len(), 1);

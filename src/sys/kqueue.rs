@@ -327,10 +327,31 @@ mod imp {
     }
 
     impl SelectorEvents {
+        /// The most results one `select` asks for: `kevent` takes an `int` count, and the
+        /// buffer's size in bytes is kept within an `int` too, as epoll requires.
+        pub(crate) const MAX_CAPACITY: usize = i32::MAX as usize / std::mem::size_of::<c::kevent>();
+
         /// A buffer for up to `capacity` kernel results per `select` (at least 1).
-        pub(crate) fn with_capacity(capacity: usize) -> SelectorEvents {
-            let capacity = capacity.clamp(1, i32::MAX as usize);
-            SelectorEvents { raw: vec![c::kevent::default(); capacity], ready: Vec::with_capacity(capacity) }
+        ///
+        /// Errors: `InvalidInput` above [`MAX_CAPACITY`](Self::MAX_CAPACITY), `OutOfMemory`
+        /// if the buffers cannot be allocated.
+        pub(crate) fn with_capacity(capacity: usize) -> io::Result<SelectorEvents> {
+            if capacity > Self::MAX_CAPACITY {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "an events capacity of {capacity} is more than readyio asks kevent for ({})",
+                        Self::MAX_CAPACITY
+                    ),
+                ));
+            }
+            let capacity = capacity.max(1);
+            let failed = |e| crate::sys::reserve_error(format_args!("{capacity} events"), e);
+            let (mut raw, mut ready) = (Vec::new(), Vec::new());
+            raw.try_reserve_exact(capacity).map_err(failed)?;
+            ready.try_reserve_exact(capacity).map_err(failed)?;
+            raw.resize(capacity, c::kevent::default());
+            Ok(SelectorEvents { raw, ready })
         }
 
         pub(crate) fn len(&self) -> usize {

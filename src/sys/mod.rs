@@ -220,6 +220,15 @@ pub(crate) fn cvt_retry<T: IsMinusOne>(mut call: impl FnMut() -> T) -> io::Resul
 pub(crate) const ENOENT: i32 = bindings::ENOENT;
 pub(crate) const EBADF: i32 = bindings::EBADF;
 
+/// The `io::Error` for a buffer that could not be reserved: `what` names the buffer (and
+/// its size), `error` says whether the size overflowed or the allocator refused.
+///
+/// Sizes come from callers, so every buffer readyio sizes on their behalf is reserved
+/// with `try_reserve_exact` and fails with this instead of aborting the process.
+pub(crate) fn reserve_error(what: std::fmt::Arguments<'_>, error: std::collections::TryReserveError) -> io::Error {
+    io::Error::new(io::ErrorKind::OutOfMemory, format!("readyio could not allocate {what}: {error}"))
+}
+
 /// Implements `AsRawFd`, `AsFd`, `IntoRawFd` and `FromRawFd` for a type that stores its fd
 /// in `$field` (anything with those traits) and can be built `From<OwnedFd>`.
 ///
