@@ -210,6 +210,12 @@ impl<H: Handler> EventLoop<H> {
         self.timers.cancel(timeout.key).is_some()
     }
 
+    /// How many times the loop's poll has purged registrations orphaned by a live clone of
+    /// a dropped handle; see [`Poll::orphan_purges`].
+    pub fn orphan_purges(&self) -> u64 {
+        self.poll.orphan_purges()
+    }
+
     /// Makes [`run`](Self::run) return after the current iteration.
     pub fn shutdown(&mut self) {
         self.running = false;

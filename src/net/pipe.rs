@@ -43,6 +43,9 @@ pub struct PipeWriter {
 
 impl PipeReader {
     /// A second handle to the same read end (a duplicated fd).
+    ///
+    /// Deregister the read end from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<PipeReader> {
         Ok(PipeReader { fd: fd::duplicate(self.fd.as_fd())? })
     }
@@ -50,6 +53,9 @@ impl PipeReader {
 
 impl PipeWriter {
     /// A second handle to the same write end (a duplicated fd).
+    ///
+    /// Deregister the write end from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<PipeWriter> {
         Ok(PipeWriter { fd: fd::duplicate(self.fd.as_fd())? })
     }

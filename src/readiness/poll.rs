@@ -38,6 +38,11 @@ pub const MAX_EVENTS_CAPACITY: usize = SelectorEvents::MAX_CAPACITY;
 /// kernel already returned ([`Poll::events`] skips it, [`Poll::event`] reports it with an
 /// empty kind).
 ///
+/// Deregister a handle before dropping it if a clone of it (`try_clone`, a `dup`, an fd
+/// passed elsewhere) may still be open: see
+/// [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives) for what
+/// happens otherwise, and [`Poll::orphan_purges`] for how readyio repairs it.
+///
 /// ```
 /// use readyio::{EventSet, Poll, PollOpt, Token};
 /// use readyio::tcp::{TcpListener, TcpStream};
@@ -159,6 +164,20 @@ impl Poll {
     #[inline]
     pub fn events_len(&self) -> usize {
         self.events.len()
+    }
+
+    /// How many times this poll has found readiness from a registration orphaned by a
+    /// live duplicate of its fd, and purged it by moving every live registration into a
+    /// new kernel selector. A count above 0 means a handle was dropped while registered
+    /// and while a clone of it lived: see
+    /// [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
+    /// Always 0 on kqueue systems, where closing an fd removes its registrations.
+    ///
+    /// The orphan is noticed when one of its events is read ([`Poll::events`],
+    /// [`Poll::event`]; an [`EventLoop`](crate::EventLoop) reads every event) and purged at
+    /// the start of the next poll.
+    pub fn orphan_purges(&self) -> u64 {
+        self.selector.orphan_purges()
     }
 
     /// The selector handles register with.

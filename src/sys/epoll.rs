@@ -16,6 +16,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// epoll keys a registration on the open file and the fd number, and removes it when the
+/// last fd of the open file closes: one closed while a duplicate lives stays registered.
+pub(crate) const CLOSE_KEEPS_REGISTRATIONS: bool = true;
+
 /// An epoll instance.
 #[derive(Debug)]
 pub(crate) struct Selector {

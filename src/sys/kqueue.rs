@@ -265,6 +265,12 @@ pub(crate) fn coalesce(events: &mut [Readiness]) -> usize {
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use imp::{Selector, SelectorEvents};
+
+/// Closing a descriptor removes its knotes, whatever other descriptors keep the open file
+/// alive, so no registration outlives its fd; and the `EVFILT_USER` waker lives inside the
+/// kqueue, which must therefore never be replaced (see the contract in `sys/mod.rs`).
+#[allow(dead_code)] // read only where this backend is the selector
+pub(crate) const CLOSE_KEEPS_REGISTRATIONS: bool = false;
 // For `sys/waker_kqueue.rs`, on the systems whose waker is an `EVFILT_USER` knote.
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 pub(crate) use imp::{receipt, waker_registration, waker_trigger};

@@ -23,6 +23,11 @@
 //! * `Readiness::hup` is set when the peer closed its side (EPOLLHUP/EPOLLRDHUP, EV_EOF),
 //!   `error` when the fd has a pending error (EPOLLERR, EV_ERROR or EV_EOF with fflags).
 //! * `select` allocates nothing: the event buffer is sized at construction.
+//! * `CLOSE_KEEPS_REGISTRATIONS` says whether a registration outlives the closing of its fd
+//!   while a duplicate of the fd keeps the open file alive (epoll: yes, it is keyed on the
+//!   open file; kqueue: no, closing a descriptor removes its knotes). Where it does, the core
+//!   selector may replace the backend `Selector` with a new one to drop such orphans, so a
+//!   backend whose waker lives inside the selector must say `false`.
 //! * `Waker::new(&selector)` makes the waker of that selector. If `Waker::fd()` is `Some`,
 //!   the caller registers the fd for readable, edge-triggered interest with data of its
 //!   choice; if it is `None`, the waker is already inside the selector and each wake is
@@ -70,7 +75,7 @@ pub(crate) mod socket;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use epoll::{Selector, SelectorEvents};
+pub(crate) use epoll::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
 
 // The kqueue translation is compiled (and unit-tested against the BSD and macOS bindings)
 // on Linux too; its selector only on the kqueue systems.
@@ -92,7 +97,7 @@ mod kqueue;
     target_os = "openbsd",
     target_os = "dragonfly"
 ))]
-pub(crate) use kqueue::{Selector, SelectorEvents};
+pub(crate) use kqueue::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
 
 // The waker that lets another thread interrupt `Selector::select` (the event loop's notify
 // channel). Every mechanism has the same small API: `Waker::new(&Selector)`, `fd()` and
@@ -147,8 +152,8 @@ pub(crate) struct Interest {
     pub writable: bool,
 }
 
-/// How a registration reports readiness (see the module contract).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a registration reports readiness (see the module contract); the default is level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Trigger {
     pub edge: bool,
     pub oneshot: bool,
