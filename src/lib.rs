@@ -94,6 +94,7 @@ pub mod util;
 
 pub use event_loop::{EventLoop, EventLoopConfig, Handler, NotifyError, Sender, Timeout, TimerError, TimerResult};
 pub use io::{Io, TryAccept, TryRead, TryWrite};
+pub use net::fd_reserve::FdReserve;
 pub use net::{tcp, udp, unix};
 pub use readiness::event::{EventSet, IoEvent, PollOpt};
 pub use readiness::evented::Evented;

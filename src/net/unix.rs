@@ -28,6 +28,7 @@ pub use crate::readiness::evented::EventedFd;
 
 use crate::io::would_block_to_none;
 use crate::io::TryAccept;
+use crate::net::fd_reserve::FdReserve;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
 use std::fmt;
 use std::io;
@@ -70,6 +71,9 @@ impl UnixSocket {
     }
 
     /// A second handle to the same socket (a duplicated fd).
+    ///
+    /// Deregister the socket from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<UnixSocket> {
         Ok(UnixSocket { fd: crate::sys::fd::duplicate(self.fd.as_fd())? })
     }
@@ -102,12 +106,23 @@ impl UnixListener {
         Ok(would_block_to_none(socket::accept(self.fd.as_fd()))?.map(|(fd, _)| UnixStream { fd }))
     }
 
+    /// [`accept`](UnixListener::accept), shedding the backlog through `reserve` when the
+    /// process or the system is out of fds, so that neither an edge-triggered listener is
+    /// stranded nor a level-triggered one spins. See [`FdReserve::accept`] for what it
+    /// returns and when to back off instead.
+    pub fn accept_or_shed(&self, reserve: &mut FdReserve) -> io::Result<Option<UnixStream>> {
+        reserve.accept(|| self.accept())
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         socket::local_addr(self.fd.as_fd())?.to_unix()
     }
 
     /// A second handle to the same listening socket (a duplicated fd).
+    ///
+    /// Deregister the listener from a [`Poll`](crate::Poll) before dropping it while a
+    /// clone lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<UnixListener> {
         Ok(UnixListener { fd: crate::sys::fd::duplicate(self.fd.as_fd())? })
     }
@@ -202,6 +217,9 @@ impl UnixStream {
     }
 
     /// A second handle to the same connection (a duplicated fd).
+    ///
+    /// Deregister the stream from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<UnixStream> {
         Ok(UnixStream { fd: crate::sys::fd::duplicate(self.fd.as_fd())? })
     }

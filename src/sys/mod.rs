@@ -224,6 +224,10 @@ pub(crate) fn cvt_retry<T: IsMinusOne>(mut call: impl FnMut() -> T) -> io::Resul
 /// errno values the layers above compare against.
 pub(crate) const ENOENT: i32 = bindings::ENOENT;
 pub(crate) const EBADF: i32 = bindings::EBADF;
+/// The process has no free fd number below its `RLIMIT_NOFILE`.
+pub(crate) const EMFILE: i32 = bindings::EMFILE;
+/// The system's open-file table is full.
+pub(crate) const ENFILE: i32 = bindings::ENFILE;
 
 /// The `io::Error` for a buffer that could not be reserved: `what` names the buffer (and
 /// its size), `error` says whether the size overflowed or the allocator refused.
