@@ -102,6 +102,9 @@ fn readable_pipe_registered(token: Token) -> (Poll, readyio::unix::PipeReader, r
     (poll, reader, writer)
 }
 
+/// `sizeof(sockaddr_un.sun_path)`: 108 on Linux, 104 on macOS and the BSDs.
+const SUN_PATH_LEN: usize = if cfg!(any(target_os = "linux", target_os = "android")) { 108 } else { 104 };
+
 /// A socket path of exactly `len` bytes in the temp directory (the caller removes it).
 fn socket_path_of_len(len: usize) -> PathBuf {
     let prefix = format!("{}/readyio-bad-input-{}-", std::env::temp_dir().display(), std::process::id());
@@ -591,15 +594,15 @@ fn rows() -> Vec<Row> {
             run: || outcome(UnixListener::bind("/tmp/a\0b")),
         },
         Row {
-            what: "UnixListener::bind of a 108-byte path (no room for its NUL)",
+            what: "UnixListener::bind of a path as long as sun_path (no room for its NUL)",
             expect: Error(ErrorKind::InvalidInput),
-            run: || outcome(UnixListener::bind(&socket_path_of_len(108))),
+            run: || outcome(UnixListener::bind(&socket_path_of_len(SUN_PATH_LEN))),
         },
         Row {
-            what: "UnixListener::bind of a 107-byte path (the longest that fits)",
+            what: "UnixListener::bind of a path one byte shorter than sun_path (the longest that fits)",
             expect: Fine,
             run: || {
-                let path = socket_path_of_len(107);
+                let path = socket_path_of_len(SUN_PATH_LEN - 1);
                 let _ = std::fs::remove_file(&path);
                 let result = UnixListener::bind(&path);
                 let _ = std::fs::remove_file(&path);

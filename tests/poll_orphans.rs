@@ -1,4 +1,5 @@
-//! A registered handle dropped while a `try_clone` of it lives: epoll keeps its registration
+//! Fd numbers closed while registered and reused. Above all, a registered handle dropped
+//! while a `try_clone` of it lives: epoll keeps its registration
 //! (the open file is alive) where nobody can reach it. Level-triggered, it once made the
 //! loop spin (~900k wake-ups per 500 ms) on events readyio's stale-event filter hid. Now
 //! readyio notices such an event and purges the orphan before the next poll; these tests
@@ -237,4 +238,47 @@ fn an_event_made_stale_within_its_own_poll_causes_no_purge() {
     poll_and_read(&mut poll, 0);
     poll_and_read(&mut poll, 0);
     assert_eq!(poll.orphan_purges(), 0, "late events are not orphans");
+}
+
+/// A registered handle closed by a `ready` callback (dropped, not deregistered) while its
+/// event waits in the same iteration, and its fd number taken at once by a new
+/// registration: the closed handle's event reaches neither its old token nor the new
+/// one, and nothing is purged (the kernel dropped the registration with the file).
+#[test]
+fn a_handle_closed_mid_iteration_and_its_number_reused_gets_no_stale_event() {
+    #[derive(Default)]
+    struct Reuse {
+        doomed: Option<UnixStream>,
+        newcomer: Option<(UnixStream, UnixStream)>,
+        calls: Vec<Token>,
+    }
+    impl Handler for Reuse {
+        type Timeout = ();
+        type Message = ();
+        fn ready(&mut self, event_loop: &mut EventLoop<Self>, token: Token, _: EventSet) {
+            self.calls.push(token);
+            if let Some(doomed) = self.doomed.take() {
+                let number = doomed.as_raw_fd();
+                drop(doomed);
+                let (newcomer, peer) = pair_at(number);
+                event_loop.register(&newcomer, Token(3), EventSet::readable(), PollOpt::level()).unwrap();
+                self.newcomer = Some((newcomer, peer));
+            }
+        }
+    }
+    let _serial = serial();
+    let mut event_loop = EventLoop::new().unwrap();
+    let (first, mut first_peer) = UnixStream::pair().unwrap();
+    let (doomed, mut doomed_peer) = UnixStream::pair().unwrap();
+    event_loop.register(&first, Token(1), EventSet::readable(), PollOpt::level()).unwrap();
+    event_loop.register(&doomed, Token(2), EventSet::readable(), PollOpt::level()).unwrap();
+    first_peer.write_all(b"1").unwrap();
+    doomed_peer.write_all(b"2").unwrap();
+    let mut handler = Reuse { doomed: Some(doomed), ..Reuse::default() };
+    // Tokens are dispatched in order: token 1's `ready` closes token 2's handle.
+    event_loop.run_once(&mut handler, Some(1000)).unwrap();
+    assert_eq!(handler.calls, [Token(1)], "the closed handle's event went nowhere");
+    event_loop.run_once(&mut handler, Some(50)).unwrap();
+    assert_eq!(handler.calls, [Token(1), Token(1)], "level-triggered token 1 again; 2 and 3 silent");
+    assert_eq!(event_loop.orphan_purges(), 0);
 }
