@@ -223,6 +223,7 @@ fn no_messages_per_tick_value_makes_the_loop_spin() {
             assert!(handler.ticks <= MAX_ITERATIONS, "messages_per_tick({per_tick}): the loop spins");
         }
         assert_eq!(handler.messages, QUEUED, "messages_per_tick({per_tick}) delivered every message");
+        println!("messages_per_tick({per_tick}): {} iterations in 300 ms", handler.ticks);
     }
 }
 

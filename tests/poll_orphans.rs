@@ -89,6 +89,7 @@ fn an_orphan_hidden_behind_a_reused_fd_number_is_purged_and_the_poll_sleeps() {
 
     let wake_ups = wake_ups_over_300ms(&mut poll);
     assert!(wake_ups <= MAX_WAKE_UPS, "{wake_ups} wake-ups in 300 ms: the orphan keeps the poll spinning");
+    println!("{wake_ups} wake-ups in 300 ms of 50 ms polls with a level-triggered orphan");
     assert_eq!(poll.orphan_purges(), u64::from(EPOLL), "one purge on epoll, none on kqueue");
 
     // The registration that took the number survived the purge.

@@ -5,7 +5,7 @@
 //! (`SO_LINGER` 0) halfway through, so the server also meets peer resets under load, and
 //! they must not disturb anyone else.
 //!
-//! How many: `READYIO_STRESS_CONNECTIONS` (see tests/support/stress.rs): 256 by default,
+//! How many: `READYIO_STRESS_CONNECTIONS` (see tests/support/stress.rs): 128 by default,
 //! `max` for as many as the fd limit allows once the soft limit is raised to the hard one
 //! (what `ci/stress.sh` runs), or a number (10,000 on a developer run).
 
@@ -216,7 +216,7 @@ fn many_concurrent_connections_echo_every_byte() {
     let fd_limit = stress::raise_fd_limit();
     // Each connection costs two fds here: the client's and the server's.
     let most = fd_limit.saturating_sub(FDS_SPARED) / 2;
-    let count = stress::size("CONNECTIONS", 256, most);
+    let count = stress::size("CONNECTIONS", 128, most);
     assert!(count <= most, "{count} connections need {} fds; the limit is {fd_limit}", 2 * count + FDS_SPARED);
 
     let listener = TcpListener::bind(&"127.0.0.1:0".parse().unwrap()).unwrap();

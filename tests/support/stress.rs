@@ -4,7 +4,7 @@
 //!
 //! | variable | default | full run |
 //! |---|---|---|
-//! | `READYIO_STRESS_CONNECTIONS` | 256 | `max`: as many as the fd limit allows (10,000 on a developer run: `=10000`) |
+//! | `READYIO_STRESS_CONNECTIONS` | 128 | `max`: as many as the fd limit allows (10,000 on a developer run: `=10000`) |
 //! | `READYIO_STRESS_MESSAGES` (per producer) | 20,000 | 1,000,000 |
 //! | `READYIO_STRESS_TIMERS` | 20,000 | 1,000,000 |
 //! | `READYIO_STRESS_SIGNALS` | 2,000 | 100,000 |
