@@ -4,6 +4,9 @@
 //! * each connection echoes through a fixed `buf::RingBuf`: one `readv` fills it even
 //!   when its free space wraps, one `sendmsg` empties it even when its data wraps;
 //! * an idle timer per connection (reset on activity) closes clients that go quiet;
+//! * running out of file descriptors neither strands the edge-triggered listener nor makes
+//!   the loop spin: accepts go through an `FdReserve`, which sheds the backlog on `EMFILE`,
+//!   and if even that fails the listener is paused and re-armed from a timer;
 //! * client threads report through a `Sender` when they are done, and the last report
 //!   shuts the loop down.
 //!
@@ -18,7 +21,7 @@
 use readyio::buf::RingBuf;
 use readyio::tcp::{TcpListener, TcpStream};
 use readyio::util::Slab;
-use readyio::{EventLoop, EventLoopConfig, EventSet, Handler, PollOpt, Timeout, Token, TryRead, TryWrite};
+use readyio::{EventLoop, EventLoopConfig, EventSet, FdReserve, Handler, PollOpt, Timeout, Token, TryRead, TryWrite};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -28,6 +31,8 @@ const MAX_CONNECTIONS: usize = 1024;
 const RING_CAPACITY: usize = 16 * 1024;
 const BYTES_PER_CLIENT: usize = 4 * 1024 * 1024;
 const IDLE: Duration = Duration::from_secs(5);
+/// How long the listener pauses when accepting fails even after shedding.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 struct Connection {
     stream: TcpStream,
@@ -38,6 +43,8 @@ struct Connection {
 
 struct EchoServer {
     listener: TcpListener,
+    /// A spare fd, given up to shed the backlog when the process runs out of fds.
+    fd_reserve: FdReserve,
     connections: Slab<Connection>,
     clients_left: usize,
     bytes_echoed: u64,
@@ -50,6 +57,7 @@ enum Report {
 }
 
 impl Handler for EchoServer {
+    /// A connection's idle timer, or `LISTENER`: resume accepting after a pause.
     type Timeout = Token;
     type Message = Report;
 
@@ -63,6 +71,14 @@ impl Handler for EchoServer {
     }
 
     fn timeout(&mut self, event_loop: &mut EventLoop<EchoServer>, token: Token) {
+        if token == LISTENER {
+            // Re-registering re-arms the edge-triggered listener: clients that waited
+            // through the pause are reported now.
+            if let Err(e) = event_loop.reregister(&self.listener, LISTENER, EventSet::readable(), PollOpt::edge()) {
+                eprintln!("resuming the listener: {e}");
+            }
+            return;
+        }
         if let Some(connection) = self.connections.get_mut(token) {
             connection.idle_timer = None;
             self.closed_idle += 1;
@@ -85,10 +101,13 @@ impl Handler for EchoServer {
 impl EchoServer {
     fn accept_all(&mut self, event_loop: &mut EventLoop<EchoServer>) {
         loop {
-            let stream = match self.listener.accept() {
+            // Edge-triggered: accept until nothing is pending. Out of fds, the reserve
+            // sheds the backlog (those clients see their connection closed) and says
+            // nothing is pending, so the next connection raises a new edge.
+            let stream = match self.listener.accept_or_shed(&mut self.fd_reserve) {
                 Ok(Some((stream, _peer))) => stream,
                 Ok(None) => return,
-                Err(e) => return eprintln!("accept: {e}"),
+                Err(e) => return self.pause_accepting(event_loop, e),
             };
             let connection = Connection {
                 stream,
@@ -117,6 +136,20 @@ impl EchoServer {
                 continue;
             }
             self.reset_idle_timer(event_loop, token);
+        }
+    }
+
+    /// Accepting failed (out of fds even after shedding, or another error): stop listening
+    /// for a moment rather than return with the listener still readable, which would
+    /// strand the waiting clients (edge-triggered) or spin (level-triggered).
+    fn pause_accepting(&mut self, event_loop: &mut EventLoop<EchoServer>, error: io::Error) {
+        eprintln!("accept: {error}; pausing the listener for {ACCEPT_BACKOFF:?}");
+        // The timer capacity has room for this one timer (see `main`).
+        let resume = event_loop.timeout(LISTENER, ACCEPT_BACKOFF).expect("a timer for the listener");
+        if let Err(e) = event_loop.reregister(&self.listener, LISTENER, EventSet::none(), PollOpt::edge()) {
+            // Still armed, then: its next event retries the accept, no timer needed.
+            eprintln!("pausing the listener: {e}");
+            event_loop.clear_timeout(resume);
         }
     }
 
@@ -206,7 +239,8 @@ fn main() -> io::Result<()> {
     let addr = listener.local_addr()?;
 
     let mut config = EventLoopConfig::new();
-    config.timer_capacity(MAX_CONNECTIONS);
+    // An idle timer per connection, and the listener's resume timer.
+    config.timer_capacity(MAX_CONNECTIONS + 1);
     let mut event_loop = EventLoop::configured(config)?;
     event_loop.register(&listener, LISTENER, EventSet::readable(), PollOpt::edge())?;
 
@@ -223,6 +257,7 @@ fn main() -> io::Result<()> {
 
     let mut server = EchoServer {
         listener,
+        fd_reserve: FdReserve::new()?,
         connections: Slab::new_starting_at(Token(1), MAX_CONNECTIONS),
         clients_left: clients,
         bytes_echoed: 0,

@@ -81,6 +81,9 @@ impl Io {
 
     /// A second handle to the same open file (`F_DUPFD_CLOEXEC`). If `self` belongs to a
     /// selector, so does the clone (see [`Evented`](crate::Evented)).
+    ///
+    /// Deregister the fd from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<Io> {
         Ok(Io { fd: self.fd.try_clone()? })
     }

@@ -115,10 +115,11 @@ pub mod util;
 
 pub use event_loop::{EventLoop, EventLoopConfig, Handler, NotifyError, Sender, Timeout, TimerError, TimerResult};
 pub use io::{Io, TryAccept, TryRead, TryWrite};
+pub use net::fd_reserve::FdReserve;
 pub use net::{tcp, udp, unix};
 pub use readiness::event::{EventSet, IoEvent, PollOpt};
 pub use readiness::evented::Evented;
-pub use readiness::poll::{Events, Poll, DEFAULT_EVENTS_CAPACITY};
+pub use readiness::poll::{Events, Poll, DEFAULT_EVENTS_CAPACITY, MAX_EVENTS_CAPACITY};
 pub use readiness::selector::Selector;
 pub use readiness::token::Token;
 pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

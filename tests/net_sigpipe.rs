@@ -67,6 +67,24 @@ fn writes_to_a_closed_peer_return_errors_without_sigpipe() {
     assert_peer_gone(write_until_error(|| client.write_vectored(&bufs)));
     assert_eq!(client.write_vectored(&bufs).unwrap_err().kind(), io::ErrorKind::BrokenPipe);
 
+    // A connection the peer reset (SO_LINGER 0): the write after the reset is EPIPE.
+    let (mut client, server) = connect(&listener);
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: a valid socket and a `linger` struct of the size passed.
+    let set = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&server),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0);
+    drop(server);
+    assert_peer_gone(write_until_error(|| client.write(b"data")));
+    assert_eq!(client.write(b"more").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+
     // Unix streams: plain, vectored and fd-passing writes.
     let (mut unix, peer) = UnixStream::pair().unwrap();
     drop(peer);

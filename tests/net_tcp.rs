@@ -205,6 +205,37 @@ fn write_to_closed_peer_returns_broken_pipe_or_reset() {
     );
 }
 
+/// Makes closing `stream` reset the connection (`SO_LINGER` on, 0 s) instead of ending it.
+fn reset_on_close(stream: &TcpStream) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: a valid socket and a `linger` struct of the size passed.
+    let ret = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(ret, 0);
+}
+
+#[test]
+fn a_peer_reset_is_reported_and_then_reads_and_writes_fail_cleanly() {
+    let (client, mut server) = connected_pair(v4());
+    let mut poll = Poll::new().unwrap();
+    poll.register(&server, SERVER, EventSet::readable() | EventSet::hup(), PollOpt::edge()).unwrap();
+    reset_on_close(&client);
+    drop(client);
+    let event = wait_for(&mut poll, SERVER, |kind| kind.is_hup() || kind.is_error());
+    assert!(event.kind.is_readable() || event.kind.is_hup(), "{:?}", event.kind);
+    assert_eq!(server.try_read(&mut [0u8; 8]).unwrap_err().kind(), io::ErrorKind::ConnectionReset);
+    assert_eq!(server.take_error().unwrap().map(|e| e.kind()), None, "the read took the pending error");
+    assert_eq!(server.try_read(&mut [0u8; 8]).unwrap(), Some(0), "after the reset: end of stream");
+    assert_eq!(server.write(b"late").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+}
+
 #[test]
 fn binding_an_address_in_use_returns_addr_in_use() {
     let listener = TcpListener::bind(&v4()).unwrap();

@@ -172,6 +172,70 @@ fn at_most_messages_per_tick_are_delivered_per_iteration() {
     assert!(start.elapsed() < Duration::from_secs(2), "a poll slept although messages were queued");
 }
 
+/// Counts iterations (ticks) and messages.
+#[derive(Default)]
+struct CountIterations {
+    ticks: u64,
+    messages: u64,
+}
+
+impl Handler for CountIterations {
+    type Timeout = ();
+    type Message = u64;
+    fn notify(&mut self, _: &mut EventLoop<Self>, _: u64) {
+        self.messages += 1;
+    }
+    fn tick(&mut self, _: &mut EventLoop<Self>) {
+        self.ticks += 1;
+    }
+}
+
+/// `messages_per_tick(0)` once made the loop spin: with a message queued the poll timeout
+/// is forced to zero, and an iteration that may deliver nothing never drains the queue
+/// (640k iterations in 300 ms). Every `messages_per_tick` value must either be rejected
+/// when the loop is configured, or give a loop that sleeps in its polls once it has
+/// delivered what it can. Over 300 ms of `run_once(Some(50 ms))` a sleeping loop makes
+/// about 6 idle iterations plus one per queued message; the bound leaves room for a slow
+/// machine and is still thousands of times below a spin.
+#[test]
+fn no_messages_per_tick_value_makes_the_loop_spin() {
+    const QUEUED: u64 = 5;
+    const MAX_ITERATIONS: u64 = QUEUED + 100;
+    for per_tick in [0, 1, 2, 256, usize::MAX] {
+        let mut config = EventLoopConfig::new();
+        config.messages_per_tick(per_tick);
+        let mut event_loop: EventLoop<CountIterations> = match EventLoop::configured(config) {
+            Ok(event_loop) => event_loop,
+            Err(e) => {
+                assert_eq!(per_tick, 0, "only 0 is rejected, got {e} for {per_tick}");
+                assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+                continue;
+            }
+        };
+        let sender = event_loop.channel();
+        for msg in 0..QUEUED {
+            sender.send(msg).unwrap();
+        }
+        let mut handler = CountIterations::default();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            event_loop.run_once(&mut handler, Some(50)).unwrap();
+            assert!(handler.ticks <= MAX_ITERATIONS, "messages_per_tick({per_tick}): the loop spins");
+        }
+        assert_eq!(handler.messages, QUEUED, "messages_per_tick({per_tick}) delivered every message");
+        println!("messages_per_tick({per_tick}): {} iterations in 300 ms", handler.ticks);
+    }
+}
+
+#[test]
+fn messages_per_tick_zero_is_rejected_with_invalid_input() {
+    let mut config = EventLoopConfig::new();
+    config.messages_per_tick(0);
+    let error = EventLoop::<Collect>::configured(config).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(error.to_string().contains("messages_per_tick"), "{error}");
+}
+
 #[test]
 fn notify_errors_display_and_debug() {
     let full: NotifyError<u8> = NotifyError::Full(1);

@@ -1,6 +1,9 @@
 //! Timeouts through a running EventLoop, on the real clock: deadline order, never early,
 //! clear, capacity, the poll bounded by the next deadline, sub-millisecond delays.
 
+#[path = "support/stress.rs"]
+mod stress;
+
 use readyio::{EventLoop, EventLoopConfig, Handler, TimerError};
 use std::time::{Duration, Instant};
 
@@ -190,4 +193,65 @@ fn a_zero_delay_timer_set_from_timeout_fires_in_the_next_iteration() {
     let mut handler = Rearm { fired: 0, iterations_with_fire: 0, fired_this_iteration: false };
     event_loop.run(&mut handler).unwrap();
     assert_eq!(handler.iterations_with_fire, 5, "each re-armed timer waited for the next iteration");
+}
+
+/// Many timers with deadlines spread over 2 s, through a running loop: each fires exactly
+/// once and never before its deadline. `READYIO_STRESS_TIMERS` (tests/support/stress.rs):
+/// 20,000 by default, 1,000,000 in `ci/stress.sh`. Lateness is printed, not asserted here
+/// (it depends on the machine's load).
+#[test]
+fn many_timers_spread_over_two_seconds_each_fire_once_and_never_early() {
+    struct Tally {
+        deadlines: Vec<Instant>,
+        running_since: Instant,
+        fired: Vec<bool>,
+        count: usize,
+        max_late: Duration,
+    }
+    impl Handler for Tally {
+        type Timeout = u32;
+        type Message = ();
+        fn timeout(&mut self, event_loop: &mut EventLoop<Self>, value: u32) {
+            let now = Instant::now();
+            let index = value as usize;
+            assert!(!self.fired[index], "timer {value} fired twice");
+            self.fired[index] = true;
+            let deadline = self.deadlines[index];
+            assert!(now >= deadline, "timer {value} fired {:?} early", deadline - now);
+            // Timers that came due while they were still being set are late by that.
+            if deadline >= self.running_since {
+                self.max_late = self.max_late.max(now - deadline);
+            }
+            self.count += 1;
+            if self.count == self.fired.len() {
+                event_loop.shutdown();
+            }
+        }
+    }
+    let count = stress::size("TIMERS", 20_000, u32::MAX as usize);
+    let mut config = EventLoopConfig::new();
+    config.timer_capacity(count);
+    let mut event_loop = EventLoop::configured(config).unwrap();
+    let mut deadlines = Vec::with_capacity(count);
+    let mut seed = 0x5eed_u64;
+    for value in 0..count as u32 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let delay = Duration::from_nanos((seed >> 24) % 2_000_000_000);
+        // Taken before the loop reads its clock, so a lower bound of the loop's deadline.
+        deadlines.push(Instant::now() + delay);
+        event_loop.timeout(value, delay).unwrap();
+    }
+    let start = Instant::now();
+    let mut handler =
+        Tally { deadlines, running_since: start, fired: vec![false; count], count: 0, max_late: Duration::ZERO };
+    while handler.count < count {
+        event_loop.run_once(&mut handler, Some(1000)).unwrap();
+        assert!(start.elapsed() < Duration::from_secs(60), "{} of {count} timers fired after 60 s", handler.count);
+    }
+    assert!(handler.fired.iter().all(|&f| f));
+    println!(
+        "{count} timers fired once each, none early, in {:.2} s; max lateness of those due after setting them all: {:?}",
+        start.elapsed().as_secs_f64(),
+        handler.max_late
+    );
 }

@@ -23,7 +23,7 @@
 //!   free space needs no zero-fill and no `unsafe`.
 
 use super::{over_read, Buf, BufMutVectored};
-use crate::sys::buf::{buf_mut_over_initialized, InitializedBufMut};
+use crate::sys::buf::{buf_mut_over_initialized, try_zeroed_bytes, InitializedBufMut};
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read};
 
@@ -61,10 +61,35 @@ impl RingBuf {
     /// two (and to at least 1). This is the only allocation the ring ever makes.
     ///
     /// # Panics
-    /// If the rounded capacity does not fit in `usize`, as `Vec::with_capacity` does.
+    /// If the rounded capacity is more than `isize::MAX` bytes or the allocator refuses it
+    /// (a panic, which `catch_unwind` can stop, where `vec!` would abort the process). Use
+    /// [`try_with_capacity`](RingBuf::try_with_capacity) to get an error instead.
     pub fn with_capacity(capacity: usize) -> RingBuf {
-        let capacity = capacity.max(1).checked_next_power_of_two().expect("RingBuf capacity overflow");
-        RingBuf { storage: vec![0; capacity].into_boxed_slice(), head: 0, len: 0 }
+        match RingBuf::try_with_capacity(capacity) {
+            Ok(ring) => ring,
+            Err(e) => panic!("RingBuf::with_capacity({capacity}): {e}"),
+        }
+    }
+
+    /// [`with_capacity`](RingBuf::with_capacity), returning `ErrorKind::OutOfMemory` when the
+    /// rounded capacity is more than `isize::MAX` bytes or the allocator refuses it.
+    ///
+    /// ```
+    /// use readyio::buf::RingBuf;
+    ///
+    /// assert_eq!(RingBuf::try_with_capacity(1000)?.capacity(), 1024);
+    /// let absurd = RingBuf::try_with_capacity(usize::MAX).unwrap_err();
+    /// assert_eq!(absurd.kind(), std::io::ErrorKind::OutOfMemory);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_with_capacity(capacity: usize) -> io::Result<RingBuf> {
+        let Some(capacity) = capacity.max(1).checked_next_power_of_two() else {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("a RingBuf of {capacity} bytes rounds up past usize::MAX"),
+            ));
+        };
+        Ok(RingBuf { storage: try_zeroed_bytes(capacity)?, head: 0, len: 0 })
     }
 
     /// How many bytes the ring can hold (a power of two).

@@ -1,6 +1,13 @@
 //! `EventLoopConfig`: the sizes and resolutions an [`EventLoop`](crate::EventLoop) is built
 //! with. Everything it sizes is allocated once, when the loop is created.
+//!
+//! Setters accept any value; [`EventLoop::configured`](crate::EventLoop::configured) checks
+//! them and answers a value it cannot honour with an `io::Error`, never a panic or an
+//! abort: `InvalidInput` for a value outside its documented range, `OutOfMemory` for a
+//! size the allocator refuses.
 
+use super::timer_wheel::TimerWheel;
+use std::io;
 use std::time::Duration;
 
 /// Configures an [`EventLoop`](crate::EventLoop) (a builder: every setter returns `&mut Self`).
@@ -30,6 +37,10 @@ pub struct EventLoopConfig {
 }
 
 impl EventLoopConfig {
+    /// The largest [`timer_capacity`](Self::timer_capacity): 2^32 - 3 (timers are numbered
+    /// with 32 bits, two values reserved).
+    pub const MAX_TIMER_CAPACITY: usize = TimerWheel::<()>::MAX_CAPACITY;
+
     /// The defaults: `notify_capacity` 4096, `messages_per_tick` 256, `timer_tick` 1 ms,
     /// `timer_wheel_size` 1024, `timer_capacity` 65536.
     pub fn new() -> EventLoopConfig {
@@ -43,14 +54,22 @@ impl EventLoopConfig {
     }
 
     /// How many messages the channel holds before [`Sender::send`](crate::Sender::send)
-    /// returns `Full` (at least 1; default 4096). The queue is allocated at this size.
+    /// returns `Full` (0 counts as 1; default 4096). The queue is allocated at this size
+    /// when the loop is created, and all of it is written then: about
+    /// `capacity * (size_of::<Message>() + 8)` bytes. A size the allocator refuses makes
+    /// [`EventLoop::configured`](crate::EventLoop::configured) fail with `OutOfMemory`.
     pub fn notify_capacity(&mut self, capacity: usize) -> &mut Self {
         self.notify_capacity = capacity;
         self
     }
 
     /// The most messages delivered per iteration, so IO and timers are not starved by a
-    /// flood of messages (default 256; 0 delivers none).
+    /// flood of messages (default 256).
+    ///
+    /// At least 1: [`EventLoop::configured`](crate::EventLoop::configured) rejects 0 with
+    /// `InvalidInput`. A loop that delivered no messages would leave every send waiting
+    /// forever (or, polling without sleeping because messages wait, spin), so 0 has no
+    /// useful meaning.
     pub fn messages_per_tick(&mut self, messages: usize) -> &mut Self {
         self.messages_per_tick = messages;
         self
@@ -79,11 +98,39 @@ impl EventLoopConfig {
     }
 
     /// The most timers pending at once; one more gives a [`TimerError`](crate::TimerError)
-    /// (default 65536). Their storage is allocated when the loop is created.
+    /// (default 65536; 0 makes every timeout a `TimerError`). Their storage is allocated (reserved, touched only as it is used)
+    /// when the loop is created.
+    ///
+    /// At most [`MAX_TIMER_CAPACITY`](Self::MAX_TIMER_CAPACITY);
+    /// [`EventLoop::configured`](crate::EventLoop::configured) rejects more with
+    /// `InvalidInput`, and a capacity whose storage the allocator refuses with `OutOfMemory`.
     pub fn timer_capacity(&mut self, timers: usize) -> &mut Self {
         self.timer_capacity = timers;
         self
     }
+}
+
+impl EventLoopConfig {
+    /// The values `EventLoop::configured` cannot honour, as `InvalidInput` errors.
+    pub(crate) fn check(&self) -> io::Result<()> {
+        if self.messages_per_tick == 0 {
+            return Err(invalid(
+                "messages_per_tick must be at least 1: a loop delivering no messages would never drain its channel",
+            ));
+        }
+        if self.timer_capacity > Self::MAX_TIMER_CAPACITY {
+            return Err(invalid(format!(
+                "timer_capacity {} is more than the {} timers an event loop can number",
+                self.timer_capacity,
+                Self::MAX_TIMER_CAPACITY
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message.into())
 }
 
 impl Default for EventLoopConfig {

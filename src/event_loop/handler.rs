@@ -11,6 +11,10 @@ use crate::readiness::token::Token;
 /// with readiness, [`notify`](Handler::notify) for up to `messages_per_tick` messages,
 /// [`timeout`](Handler::timeout) for each due timer, then [`tick`](Handler::tick) once.
 /// Each callback gets the loop back, to register handles, set timers or shut down.
+///
+/// A callback may panic without losing the loop's other work: the panic unwinds out of
+/// `run`/`run_once`, and the next call finishes the iteration, skipping only the callback
+/// that panicked (see [`EventLoop`'s panic section](EventLoop#panics-in-handler-callbacks)).
 pub trait Handler: Sized {
     /// The value handed back when a timer set with
     /// [`EventLoop::timeout_ms`](EventLoop::timeout_ms) fires.

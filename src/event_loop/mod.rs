@@ -16,8 +16,11 @@
 //! 5. calls [`Handler::tick`].
 //!
 //! A poll interrupted by a signal calls [`Handler::interrupted`] and the iteration goes on.
-//! Must never: sleep while a message is queued, fire a timer early, or deliver an event for
-//! a handle after it was deregistered.
+//! Where the iteration stands (`Step`, the cursor into the ready tokens, the messages left)
+//! lives in the loop, so a panic in a callback loses only that callback: the next
+//! `run`/`run_once` finishes the iteration.
+//! Must never: sleep while a message is queued, poll without sleeping while nothing can be
+//! delivered, fire a timer early, or deliver an event for a handle after it was deregistered.
 
 mod config;
 mod handler;
@@ -41,6 +44,52 @@ use timer_wheel::{TimerKey, TimerWheel};
 
 /// A single-threaded IO event loop: register handles, set timeouts, receive messages from
 /// other threads, and [`run`](EventLoop::run) a [`Handler`] over them.
+///
+/// # Panics in handler callbacks
+///
+/// A panic in [`Handler::ready`], [`notify`](Handler::notify), [`timeout`](Handler::timeout),
+/// [`interrupted`](Handler::interrupted) or [`tick`](Handler::tick) unwinds out of
+/// `run`/`run_once`, and loses nothing else: the loop keeps its place in the iteration.
+/// Catch the panic (`std::panic::catch_unwind`, with `AssertUnwindSafe` around the loop
+/// and the handler, whose state you judge) and call `run` or `run_once` again: it first
+/// finishes the interrupted iteration, without polling, so every token that was ready and
+/// not yet dispatched gets its `ready`, the messages of this iteration's budget are
+/// delivered, the due timers fire and `tick` is called. Only the callback that panicked is
+/// consumed: its readiness, message or timer is not delivered again. This costs nothing per
+/// callback (no `catch_unwind` inside the loop): the place is a cursor the loop keeps
+/// anyway.
+///
+/// ```
+/// use readyio::{EventLoop, Handler};
+/// use std::panic::{catch_unwind, AssertUnwindSafe};
+///
+/// struct Fragile(Vec<u32>);
+/// impl Handler for Fragile {
+///     type Timeout = ();
+///     type Message = u32;
+///     fn notify(&mut self, _: &mut EventLoop<Self>, msg: u32) {
+///         if msg == 1 {
+///             panic!("message 1 is cursed");
+///         }
+///         self.0.push(msg);
+///     }
+/// }
+///
+/// let mut event_loop = EventLoop::new()?;
+/// let sender = event_loop.channel();
+/// for msg in 0..4 {
+///     sender.send(msg).unwrap();
+/// }
+/// let mut handler = Fragile(Vec::new());
+/// # let hook = std::panic::take_hook();
+/// # std::panic::set_hook(Box::new(|_| {}));
+/// let first = catch_unwind(AssertUnwindSafe(|| event_loop.run_once(&mut handler, Some(0))));
+/// # std::panic::set_hook(hook);
+/// assert!(first.is_err());
+/// event_loop.run_once(&mut handler, Some(0))?; // finishes the interrupted iteration
+/// assert_eq!(handler.0, [0, 2, 3]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 ///
 /// ```
 /// use readyio::{EventLoop, Handler};
@@ -77,6 +126,23 @@ pub struct EventLoop<H: Handler> {
     origin: Instant,
     /// `(token, event index)` of the last poll's events, sorted to merge tokens; sized once.
     ready_tokens: Vec<(usize, usize)>,
+    /// Where the current iteration stands. Kept here rather than on the stack so that a
+    /// loop entered again after a handler's panic finishes the iteration the panic cut short.
+    step: Step,
+    /// The entry of `ready_tokens` to dispatch next.
+    next_ready: usize,
+    /// How many more messages this iteration may deliver.
+    messages_left: usize,
+}
+
+/// The steps of one iteration (see the module docs); `Poll` when none is under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Poll,
+    Ready,
+    Messages,
+    Timers,
+    Tick,
 }
 
 impl<H: Handler> EventLoop<H> {
@@ -86,20 +152,31 @@ impl<H: Handler> EventLoop<H> {
     }
 
     /// A loop configured by `config`; every buffer it will use is allocated here.
+    ///
+    /// Errors, never a panic or an abort, whatever the configuration: `InvalidInput` for a
+    /// value outside its documented range (see [`EventLoopConfig`]), `OutOfMemory` when the
+    /// allocator refuses a size, and the OS's errors creating the selector and its waker.
     pub fn configured(config: EventLoopConfig) -> io::Result<EventLoop<H>> {
+        config.check()?;
+        let tick_ns = u64::try_from(config.timer_tick.as_nanos()).unwrap_or(u64::MAX);
+        let timers = TimerWheel::try_new(config.timer_capacity, tick_ns, config.timer_wheel_size).map_err(|e| {
+            crate::sys::reserve_error(format_args!("a timer wheel for {} timers", config.timer_capacity), e)
+        })?;
         let mut poll = Poll::with_capacity(DEFAULT_EVENTS_CAPACITY)?;
         // Reported as `Token::RESERVED` and never read: see notify.rs.
         let waker = poll.selector().new_waker()?;
-        let notify = Receiver::new(config.notify_capacity, waker);
-        let tick_ns = u64::try_from(config.timer_tick.as_nanos()).unwrap_or(u64::MAX);
+        let notify = Receiver::new(config.notify_capacity, waker)?;
         Ok(EventLoop {
             poll,
-            timers: TimerWheel::new(config.timer_capacity, tick_ns, config.timer_wheel_size),
+            timers,
             notify,
             messages_per_tick: config.messages_per_tick,
             running: false,
             origin: Instant::now(),
             ready_tokens: Vec::with_capacity(DEFAULT_EVENTS_CAPACITY),
+            step: Step::Poll,
+            next_ready: 0,
+            messages_left: 0,
         })
     }
 
@@ -131,6 +208,12 @@ impl<H: Handler> EventLoop<H> {
     /// it already fired or was cleared. O(1).
     pub fn clear_timeout(&mut self, timeout: Timeout) -> bool {
         self.timers.cancel(timeout.key).is_some()
+    }
+
+    /// How many times the loop's poll has purged registrations orphaned by a live clone of
+    /// a dropped handle; see [`Poll::orphan_purges`].
+    pub fn orphan_purges(&self) -> u64 {
+        self.poll.orphan_purges()
     }
 
     /// Makes [`run`](Self::run) return after the current iteration.
@@ -174,6 +257,10 @@ impl<H: Handler> EventLoop<H> {
 
     /// Runs iterations until [`shutdown`](Self::shutdown) is called. Returns an error if a
     /// poll fails for a reason other than a signal.
+    ///
+    /// A panic in a [`Handler`] callback unwinds out of `run`; calling `run` (or
+    /// [`run_once`](Self::run_once)) again first finishes the interrupted iteration. See
+    /// [Panics in handler callbacks](EventLoop#panics-in-handler-callbacks).
     pub fn run(&mut self, handler: &mut H) -> io::Result<()> {
         self.running = true;
         while self.running {
@@ -184,13 +271,28 @@ impl<H: Handler> EventLoop<H> {
 
     /// Runs one iteration, polling for at most `timeout_ms` milliseconds (`None`: until an
     /// event, a message or the next timer).
+    ///
+    /// If the previous iteration was interrupted by a panic in a handler callback, this
+    /// call finishes that iteration instead, without polling.
     pub fn run_once(&mut self, handler: &mut H, timeout_ms: Option<usize>) -> io::Result<()> {
         self.run_once_timeout(handler, timeout_ms.map(|ms| Duration::from_millis(ms as u64)))
     }
 
     /// Runs one iteration, polling for at most `timeout` (`None`: until an event, a message
     /// or the next timer).
+    ///
+    /// If the previous iteration was interrupted by a panic in a handler callback, this
+    /// call finishes that iteration instead, without polling.
     pub fn run_once_timeout(&mut self, handler: &mut H, timeout: Option<Duration>) -> io::Result<()> {
+        if self.step == Step::Poll {
+            self.poll_for_events(handler, timeout)?;
+        }
+        self.finish_iteration(handler);
+        Ok(())
+    }
+
+    /// Step 1: polls, and makes the events of this poll the ones to dispatch.
+    fn poll_for_events(&mut self, handler: &mut H, timeout: Option<Duration>) -> io::Result<()> {
         let timeout = self.poll_timeout(timeout);
         let may_sleep = timeout != Some(Duration::ZERO);
         let timeout = if may_sleep && !self.notify.prepare_to_sleep() { Some(Duration::ZERO) } else { timeout };
@@ -198,15 +300,51 @@ impl<H: Handler> EventLoop<H> {
         if may_sleep {
             self.notify.awake();
         }
+        self.messages_left = self.messages_per_tick;
         match polled {
-            Ok(_) => self.dispatch_ready(handler),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => handler.interrupted(self),
+            Ok(_) => {
+                self.collect_ready_tokens();
+                self.step = Step::Ready;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.ready_tokens.clear();
+                self.next_ready = 0;
+                self.step = Step::Messages;
+                handler.interrupted(self);
+            }
             Err(e) => return Err(e),
         }
-        self.deliver_messages(handler);
-        self.fire_timers(handler);
-        handler.tick(self);
         Ok(())
+    }
+
+    /// Steps 2 to 5, from wherever the iteration stands. Each step is marked done before
+    /// the callbacks of the next one run, and each callback's work is taken off its list
+    /// before it is called, so a panic in a callback consumes that callback only.
+    fn finish_iteration(&mut self, handler: &mut H) {
+        if self.step == Step::Ready {
+            self.dispatch_ready(handler);
+            self.step_done(Step::Ready, Step::Messages);
+        }
+        if self.step == Step::Messages {
+            self.deliver_messages(handler);
+            self.step_done(Step::Messages, Step::Timers);
+        }
+        if self.step == Step::Timers {
+            self.fire_timers(handler);
+            self.step_done(Step::Timers, Step::Tick);
+        }
+        if self.step == Step::Tick {
+            self.step = Step::Poll;
+            handler.tick(self);
+        }
+    }
+
+    /// Moves on from `done` to `next`, unless a callback already moved the iteration on
+    /// (by running the loop from inside itself).
+    fn step_done(&mut self, done: Step, next: Step) {
+        if self.step == done {
+            self.step = next;
+        }
     }
 
     /// The caller's timeout, shortened to the next timer deadline.
@@ -218,11 +356,10 @@ impl<H: Handler> EventLoop<H> {
         Some(timeout.map_or(until_timer, |t| t.min(until_timer)))
     }
 
-    /// Calls `ready` once per token, merging the events of handles that share a token and
-    /// re-reading each event just before dispatch, so a handle deregistered by an earlier
-    /// `ready` of this iteration gets nothing.
-    fn dispatch_ready(&mut self, handler: &mut H) {
+    /// Lists the polled events by token, sorted so that handles sharing a token merge.
+    fn collect_ready_tokens(&mut self) {
         self.ready_tokens.clear();
+        self.next_ready = 0;
         for index in 0..self.poll.events_len() {
             if let Some(event) = self.poll.get_event(index) {
                 if event.token != Token::RESERVED {
@@ -233,16 +370,22 @@ impl<H: Handler> EventLoop<H> {
         if self.ready_tokens.len() > 1 {
             self.ready_tokens.sort_unstable();
         }
-        let mut next = 0;
-        while next < self.ready_tokens.len() {
-            let token = self.ready_tokens[next].0;
+    }
+
+    /// Calls `ready` once per token, from the cursor `next_ready` on, merging the events of
+    /// handles that share a token and re-reading each event just before dispatch, so a
+    /// handle deregistered by an earlier `ready` of this iteration gets nothing. The cursor
+    /// passes a token before its `ready` is called.
+    fn dispatch_ready(&mut self, handler: &mut H) {
+        while self.next_ready < self.ready_tokens.len() {
+            let token = self.ready_tokens[self.next_ready].0;
             let mut kind = EventSet::none();
-            while next < self.ready_tokens.len() && self.ready_tokens[next].0 == token {
-                match self.poll.get_event(self.ready_tokens[next].1) {
+            while self.next_ready < self.ready_tokens.len() && self.ready_tokens[self.next_ready].0 == token {
+                match self.poll.get_event(self.ready_tokens[self.next_ready].1) {
                     Some(event) if event.token.0 == token => kind |= event.kind,
                     _ => {}
                 }
-                next += 1;
+                self.next_ready += 1;
             }
             if kind != EventSet::none() {
                 handler.ready(self, Token(token), kind);
@@ -250,12 +393,12 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
+    /// Delivers what is left of this iteration's `messages_per_tick`.
     fn deliver_messages(&mut self, handler: &mut H) {
-        for _ in 0..self.messages_per_tick {
-            match self.notify.try_recv() {
-                Some(msg) => handler.notify(self, msg),
-                None => break,
-            }
+        while self.messages_left > 0 {
+            let Some(msg) = self.notify.try_recv() else { break };
+            self.messages_left -= 1;
+            handler.notify(self, msg);
         }
     }
 

@@ -66,7 +66,8 @@ use crossbeam_queue::ArrayQueue;
 use std::error::Error;
 use std::fmt;
 use std::io;
-use std::sync::atomic::{fence, AtomicU8, Ordering};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const AWAKE: u8 = 0;
@@ -136,9 +137,21 @@ pub(crate) struct Receiver<M> {
 impl<M> Receiver<M> {
     /// A channel of `capacity` (at least 1) messages that wakes the loop with `waker`
     /// (made by the loop's selector, which reports its wake-ups as `Token::RESERVED`).
-    pub(crate) fn new(capacity: usize, waker: Waker) -> Receiver<M> {
-        let shared = Shared { queue: ArrayQueue::new(capacity.max(1)), state: AtomicU8::new(AWAKE), waker };
-        Receiver { shared: Arc::new(shared) }
+    ///
+    /// `OutOfMemory` if the queue's storage cannot be allocated.
+    pub(crate) fn new(capacity: usize, waker: Waker) -> io::Result<Receiver<M>> {
+        let capacity = capacity.max(1);
+        // `ArrayQueue::new` has no fallible form: a size whose bytes overflow panics
+        // ("capacity overflow") and one the allocator refuses aborts the process. So the
+        // same storage (a slot is a stamp word and a message) is reserved first and given
+        // back: whatever the allocator refuses is an error here instead.
+        let mut probe: Vec<(AtomicUsize, MaybeUninit<M>)> = Vec::new();
+        probe
+            .try_reserve_exact(capacity)
+            .map_err(|e| crate::sys::reserve_error(format_args!("a notify queue of {capacity} messages"), e))?;
+        drop(probe);
+        let shared = Shared { queue: ArrayQueue::new(capacity), state: AtomicU8::new(AWAKE), waker };
+        Ok(Receiver { shared: Arc::new(shared) })
     }
 
     pub(crate) fn sender(&self) -> Sender<M> {

@@ -84,7 +84,7 @@
 //!
 //! This file uses only `std`, so benchmarks and tests can include it by path.
 
-use std::collections::VecDeque;
+use std::collections::{TryReserveError, VecDeque};
 
 /// No chunk.
 const NIL: u32 = u32::MAX;
@@ -189,7 +189,20 @@ impl<T> TimerWheel<T> {
     /// it is used).
     ///
     /// `tick_ns` is raised to 1 and `capacity` capped at [`Self::MAX_CAPACITY`].
+    ///
+    /// # Panics
+    /// If the allocator refuses the storage; [`try_new`](Self::try_new) returns an error.
+    #[allow(dead_code)] // the event loop uses `try_new`; tests and benchmarks include this file
     pub fn new(capacity: usize, tick_ns: u64, slots_per_level: usize) -> TimerWheel<T> {
+        match TimerWheel::try_new(capacity, tick_ns, slots_per_level) {
+            Ok(wheel) => wheel,
+            Err(e) => panic!("TimerWheel::new({capacity}): {e}"),
+        }
+    }
+
+    /// [`new`](Self::new), with an error instead of a panic (or an abort) when the
+    /// allocator refuses the storage `capacity` timers need.
+    pub fn try_new(capacity: usize, tick_ns: u64, slots_per_level: usize) -> Result<TimerWheel<T>, TryReserveError> {
         let capacity = capacity.min(Self::MAX_CAPACITY);
         let slots = slots_per_level.clamp(2, 1 << 16).next_power_of_two();
         let bits = slots.trailing_zeros();
@@ -201,12 +214,12 @@ impl<T> TimerWheel<T> {
         let full = capacity.div_ceil(CHUNK);
         let partial = capacity.min(lists);
         let chunk_pool = 2 * (full + partial) + 2;
-        TimerWheel {
-            entries: Vec::with_capacity(capacity),
-            used: UsedBitmap::new(capacity),
+        Ok(TimerWheel {
+            entries: reserved(capacity)?,
+            used: UsedBitmap::try_new(capacity)?,
             len: 0,
-            chunks: Vec::with_capacity(chunk_pool),
-            chunk_next: Vec::with_capacity(chunk_pool),
+            chunks: reserved(chunk_pool)?,
+            chunk_next: reserved(chunk_pool)?,
             chunk_pool,
             free_chunk: NIL,
             free_chunk_count: 0,
@@ -214,9 +227,13 @@ impl<T> TimerWheel<T> {
             occupied: vec![0; levels * words_per_level],
             words_per_level,
             level0_min: vec![u64::MAX; slots],
-            due: VecDeque::with_capacity(capacity.max(1)),
-            batch: Vec::with_capacity(capacity),
-            batch_order: Vec::with_capacity(capacity),
+            due: {
+                let mut due = VecDeque::new();
+                due.try_reserve_exact(capacity.max(1))?;
+                due
+            },
+            batch: reserved(capacity)?,
+            batch_order: reserved(capacity)?,
             tick_ns: tick_ns.max(1),
             bits,
             level_of_bit: std::array::from_fn(|bit| (bit as u32 / bits) as u8),
@@ -224,7 +241,7 @@ impl<T> TimerWheel<T> {
             slots,
             levels,
             elapsed: 0,
-        }
+        })
     }
 
     /// How many timers are pending.
@@ -676,6 +693,13 @@ impl<T> TimerWheel<T> {
     }
 }
 
+/// An empty `Vec` with room for exactly `capacity` elements, or the allocator's refusal.
+fn reserved<E>(capacity: usize) -> Result<Vec<E>, TryReserveError> {
+    let mut vec = Vec::new();
+    vec.try_reserve_exact(capacity)?;
+    Ok(vec)
+}
+
 /// A set of indices below a capacity, as a bitmap with summary levels: bit `j` of level
 /// `k + 1` says word `j` of level `k` is full. The lowest index not in the set is found by
 /// descending from the single top word, and adding or removing an index updates a word
@@ -688,18 +712,20 @@ struct UsedBitmap {
 }
 
 impl UsedBitmap {
-    fn new(capacity: usize) -> UsedBitmap {
+    fn try_new(capacity: usize) -> Result<UsedBitmap, TryReserveError> {
         let mut levels = Vec::new();
         let mut bits = capacity.max(1);
         loop {
             let words = bits.div_ceil(64);
-            levels.push(vec![0u64; words]);
+            let mut level = reserved(words)?;
+            level.resize(words, 0u64);
+            levels.push(level);
             if words == 1 {
                 break;
             }
             bits = words;
         }
-        UsedBitmap { levels, capacity }
+        Ok(UsedBitmap { levels, capacity })
     }
 
     /// The lowest index below the capacity that is not in the set. (Bits past the

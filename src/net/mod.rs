@@ -8,6 +8,7 @@
 //! The syscalls themselves live in `sys::socket` and `sys::pipe`; this layer only gives
 //! them types.
 
+pub(crate) mod fd_reserve;
 mod pipe;
 pub mod tcp;
 pub mod udp;

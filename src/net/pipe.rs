@@ -45,6 +45,9 @@ pub struct PipeWriter {
 impl PipeReader {
     /// A second handle to the same read end (a duplicated fd), belonging to the same
     /// selector as this one (see [`Evented`](crate::Evented)).
+    ///
+    /// Deregister the read end from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<PipeReader> {
         Ok(PipeReader { fd: self.fd.try_clone()? })
     }
@@ -53,6 +56,9 @@ impl PipeReader {
 impl PipeWriter {
     /// A second handle to the same write end (a duplicated fd), belonging to the same
     /// selector as this one (see [`Evented`](crate::Evented)).
+    ///
+    /// Deregister the write end from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<PipeWriter> {
         Ok(PipeWriter { fd: self.fd.try_clone()? })
     }

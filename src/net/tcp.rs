@@ -23,6 +23,7 @@
 
 use crate::io::would_block_to_none;
 use crate::io::TryAccept;
+use crate::net::fd_reserve::FdReserve;
 use crate::readiness::owned_evented_fd::OwnedEventedFd;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
 use std::fmt;
@@ -80,6 +81,14 @@ impl TcpListener {
         Ok(Some((TcpStream { fd: fd.into() }, addr.to_inet()?)))
     }
 
+    /// [`accept`](TcpListener::accept), shedding the backlog through `reserve` when the
+    /// process or the system is out of fds, so that neither an edge-triggered listener is
+    /// stranded nor a level-triggered one spins. See [`FdReserve::accept`] for what it
+    /// returns and when to back off instead.
+    pub fn accept_or_shed(&self, reserve: &mut FdReserve) -> io::Result<Option<(TcpStream, SocketAddr)>> {
+        reserve.accept(|| self.accept())
+    }
+
     /// The address the listener is bound to.
     #[doc(alias = "getsockname")]
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -88,6 +97,9 @@ impl TcpListener {
 
     /// A second handle to the same listening socket (a duplicated fd), belonging to the
     /// same selector as this one (see [`Evented`](crate::Evented)).
+    ///
+    /// Deregister the listener from a [`Poll`](crate::Poll) before dropping it while a
+    /// clone lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<TcpListener> {
         Ok(TcpListener { fd: self.fd.try_clone()? })
     }
@@ -213,6 +225,9 @@ impl TcpStream {
 
     /// A second handle to the same connection (a duplicated fd), belonging to the same
     /// selector as this one (see [`Evented`](crate::Evented)).
+    ///
+    /// Deregister the stream from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<TcpStream> {
         Ok(TcpStream { fd: self.fd.try_clone()? })
     }

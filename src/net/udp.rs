@@ -75,6 +75,9 @@ impl UdpSocket {
 
     /// A second handle to the same socket (a duplicated fd), belonging to the same
     /// selector as this one (see [`Evented`](crate::Evented)).
+    ///
+    /// Deregister the socket from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
         Ok(UdpSocket { fd: self.fd.try_clone()? })
     }

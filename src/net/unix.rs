@@ -29,6 +29,7 @@ pub use crate::readiness::evented::EventedFd;
 use crate::buf::{Buf, BufMut};
 use crate::io::would_block_to_none;
 use crate::io::{TryAccept, MAX_WRITE_CHUNKS};
+use crate::net::fd_reserve::FdReserve;
 use crate::readiness::owned_evented_fd::OwnedEventedFd;
 use crate::sys::socket::{self, Domain, RawSockAddr, SocketType};
 use std::fmt;
@@ -73,6 +74,9 @@ impl UnixSocket {
 
     /// A second handle to the same socket (a duplicated fd), belonging to the same
     /// selector as this one (see [`Evented`](crate::Evented)).
+    ///
+    /// Deregister the socket from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<UnixSocket> {
         Ok(UnixSocket { fd: self.fd.try_clone()? })
     }
@@ -105,6 +109,14 @@ impl UnixListener {
         Ok(would_block_to_none(socket::accept(self.fd.as_fd()))?.map(|(fd, _)| UnixStream { fd: fd.into() }))
     }
 
+    /// [`accept`](UnixListener::accept), shedding the backlog through `reserve` when the
+    /// process or the system is out of fds, so that neither an edge-triggered listener is
+    /// stranded nor a level-triggered one spins. See [`FdReserve::accept`] for what it
+    /// returns and when to back off instead.
+    pub fn accept_or_shed(&self, reserve: &mut FdReserve) -> io::Result<Option<UnixStream>> {
+        reserve.accept(|| self.accept())
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         socket::local_addr(self.fd.as_fd())?.to_unix()
@@ -112,6 +124,9 @@ impl UnixListener {
 
     /// A second handle to the same listening socket (a duplicated fd), belonging to the
     /// same selector as this one (see [`Evented`](crate::Evented)).
+    ///
+    /// Deregister the listener from a [`Poll`](crate::Poll) before dropping it while a
+    /// clone lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<UnixListener> {
         Ok(UnixListener { fd: self.fd.try_clone()? })
     }
@@ -278,6 +293,9 @@ impl UnixStream {
 
     /// A second handle to the same connection (a duplicated fd), belonging to the same
     /// selector as this one (see [`Evented`](crate::Evented)).
+    ///
+    /// Deregister the stream from a [`Poll`](crate::Poll) before dropping it while a clone
+    /// lives: see [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
     pub fn try_clone(&self) -> io::Result<UnixStream> {
         Ok(UnixStream { fd: self.fd.try_clone()? })
     }

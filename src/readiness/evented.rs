@@ -56,6 +56,33 @@ use std::os::fd::RawFd;
 /// second.register(&reader, Token(0), EventSet::readable(), PollOpt::edge())?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// Dropping (closing) a registered handle removes its registration only if no other fd
+/// refers to the same open file. With epoll (Linux), a registration belongs to the open
+/// file *and* the fd number, and lives until the last fd of that file closes: a handle
+/// dropped while registered, while a `try_clone` of it (or a `dup`, an fd passed to
+/// another process, a child process between `fork` and `exec`) keeps the file open,
+/// leaves a registration nobody can reach: its fd number is closed, or names another file
+/// by now, so `deregister` cannot name it. Its events still come:
+///
+/// * while the table still holds the dropped handle's registration (nothing else was
+///   registered under its fd number), under the dropped handle's token: a `ready` for a
+///   token whose handle is gone. `deregister(&EventedFd(&old_fd))` then answers `EBADF`
+///   (or `NotFound`) and makes the table let go, which turns this into the next case;
+/// * once the number names another registration, or the table was told the fd is gone
+///   (a `deregister` or `reregister` answered `EBADF`/`NotFound`), readyio rejects them by
+///   their generation. A level-triggered one would come on every poll and make the loop
+///   spin on events it never shows. readyio notices this case (an event of a registration
+///   that ended before the current poll began) and purges the orphan before the next
+///   poll: it moves every live registration into a new epoll instance and closes the old
+///   one. [`Poll::orphan_purges`](crate::Poll::orphan_purges) and
+///   [`EventLoop::orphan_purges`](crate::EventLoop::orphan_purges) count these repairs;
+///   each costs two syscalls per registration, and the moved registrations may report
+///   readiness they already had once more (a spurious event).
+///
+/// So: `deregister` a handle before dropping it whenever a clone of it may be open (the
+/// clone itself is a different fd, registered or not on its own). kqueue systems remove a
+/// descriptor's registrations when it closes, clones or not; the rule costs nothing there.
 pub trait Evented {
     /// Registers `self` with `selector`.
     fn register(&self, selector: &mut Selector, token: Token, interest: EventSet, opts: PollOpt) -> io::Result<()>;

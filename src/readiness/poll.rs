@@ -14,6 +14,11 @@ use std::time::Duration;
 /// Events fetched per poll by [`Poll::new`].
 pub const DEFAULT_EVENTS_CAPACITY: usize = 1024;
 
+/// The largest events capacity [`Poll::with_capacity`] accepts: the most events one kernel
+/// wait can return (`INT_MAX / sizeof(struct epoll_event)`, which is Linux's own limit,
+/// about 179 million on x86_64; the same rule for `struct kevent` on kqueue systems).
+pub const MAX_EVENTS_CAPACITY: usize = SelectorEvents::MAX_CAPACITY;
+
 /// Waits for readiness on registered handles.
 ///
 /// # Spurious events
@@ -32,6 +37,11 @@ pub const DEFAULT_EVENTS_CAPACITY: usize = 1024;
 /// A handle deregistered after a poll yields no event from that poll, even one the
 /// kernel already returned ([`Poll::events`] skips it, [`Poll::event`] reports it with an
 /// empty kind).
+///
+/// Deregister a handle before dropping it if a clone of it (`try_clone`, a `dup`, an fd
+/// passed elsewhere) may still be open: see
+/// [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives) for what
+/// happens otherwise, and [`Poll::orphan_purges`] for how readyio repairs it.
 ///
 /// ```
 /// use readyio::{EventSet, Poll, PollOpt, Token};
@@ -57,9 +67,25 @@ impl Poll {
         Poll::with_capacity(DEFAULT_EVENTS_CAPACITY)
     }
 
-    /// A new poller fetching up to `events_capacity` events per poll (at least 1).
+    /// A new poller fetching up to `events_capacity` events per poll (0 counts as 1). The
+    /// event buffer is allocated here, once.
+    ///
+    /// Errors: `InvalidInput` above [`MAX_EVENTS_CAPACITY`]; `OutOfMemory` if the buffer
+    /// cannot be allocated (never an abort); and whatever creating the OS selector gives
+    /// (e.g. `EMFILE` when the process is out of file descriptors).
+    ///
+    /// ```
+    /// use readyio::{Poll, MAX_EVENTS_CAPACITY};
+    /// use std::io::ErrorKind;
+    ///
+    /// assert!(Poll::with_capacity(64).is_ok());
+    /// let too_many = Poll::with_capacity(usize::MAX).unwrap_err();
+    /// assert_eq!(too_many.kind(), ErrorKind::InvalidInput);
+    /// # assert!(MAX_EVENTS_CAPACITY > 1_000_000);
+    /// ```
     pub fn with_capacity(events_capacity: usize) -> io::Result<Poll> {
-        Ok(Poll { selector: Selector::new()?, events: SelectorEvents::with_capacity(events_capacity) })
+        let events = SelectorEvents::with_capacity(events_capacity)?;
+        Ok(Poll { selector: Selector::new()?, events })
     }
 
     /// Registers `io` for `interest`, to be reported as `token`.
@@ -140,6 +166,20 @@ impl Poll {
     #[inline]
     pub fn events_len(&self) -> usize {
         self.events.len()
+    }
+
+    /// How many times this poll has found readiness from a registration orphaned by a
+    /// live duplicate of its fd, and purged it by moving every live registration into a
+    /// new kernel selector. A count above 0 means a handle was dropped while registered
+    /// and while a clone of it lived: see
+    /// [`Evented`](crate::Evented#dropping-a-registered-handle-while-a-clone-lives).
+    /// Always 0 on kqueue systems, where closing an fd removes its registrations.
+    ///
+    /// The orphan is noticed when one of its events is read ([`Poll::events`],
+    /// [`Poll::event`]; an [`EventLoop`](crate::EventLoop) reads every event) and purged at
+    /// the start of the next poll.
+    pub fn orphan_purges(&self) -> u64 {
+        self.selector.orphan_purges()
     }
 
     /// The selector handles register with.

@@ -15,6 +15,31 @@
 //! Each selector also has a [`SelectorId`], unique in the process, by which the sockets and
 //! pipes readyio owns remember the one selector they belong to (see
 //! [`Evented`](crate::Evented)).
+//!
+//! # Orphaned registrations
+//!
+//! epoll keys a registration on the open file *and* the fd number, and removes it only when
+//! the last fd of that open file is closed (or on `EPOLL_CTL_DEL` through that very fd
+//! number). A registered handle dropped while a duplicate of it lives (`try_clone`, `dup`,
+//! an fd sent to another process, a child between `fork` and `exec`) therefore leaves its
+//! registration in the kernel, unreachable: its fd number is closed or already names another
+//! file. Its events still arrive with their old `(generation, fd)` data, which the table
+//! rejects, and a level-triggered one arrives on every poll: the loop spins on events it
+//! hides.
+//!
+//! Such an event is told from a merely late one (the fd deregistered after the poll that
+//! fetched it, which never repeats) by *when* the table let go of that registration: each
+//! entry records the number of the poll during which it last ended (`ended_in_poll`), and
+//! an event of a registration that ended before the current poll began can only come from
+//! a registration the kernel kept. Seeing one (on the cold path of `resolve`) marks the
+//! selector, and the next `select` *purges* it (`purge_orphans`): a new kernel selector
+//! receives every registration the table holds that the old one still has under the same
+//! fd number and open file (an `EPOLL_CTL_MOD` on the old selector proves that), and the
+//! old selector, orphans included, is closed. That costs two calls per registration, once
+//! per orphan sighting; the common path pays one flag test per `select`. Re-adding reports
+//! readiness that is already there once more, which the `Poll` docs allow ("Spurious
+//! events"). kqueue removes a descriptor's knotes when that descriptor closes, so it never
+//! orphans a registration and never purges (`sys::CLOSE_KEEPS_REGISTRATIONS`).
 
 use crate::readiness::event::{EventSet, PollOpt};
 use crate::readiness::token::Token;
@@ -22,7 +47,7 @@ use crate::sys::{self, Interest, Readiness, Trigger};
 use std::io;
 use std::num::NonZeroU64;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -34,6 +59,12 @@ pub struct Selector {
     registrations: Vec<Registration>,
     next_generation: u32,
     id: SelectorId,
+    /// Counts `select` calls (wrapping): the number of the poll whose events are being read.
+    polls: u32,
+    /// Set by `resolve` when an event came from an orphaned registration; the next `select`
+    /// purges it. (An atomic only because `resolve` takes `&self` and `Selector` is `Sync`.)
+    orphan_seen: AtomicBool,
+    orphan_purges: u64,
 }
 
 /// What the table knows of one fd. `generation == 0` means "not registered".
@@ -41,6 +72,11 @@ pub struct Selector {
 struct Registration {
     token: usize,
     generation: u32,
+    /// The poll during which the fd's last registration ended (see the module docs).
+    ended_in_poll: u32,
+    /// What it was registered for, to register it again in a purge.
+    interest: Interest,
+    trigger: Trigger,
 }
 
 /// Names one [`Selector`] for the life of the process: ids are handed out by a global
@@ -93,7 +129,15 @@ impl Selector {
         let id = SelectorId::next()?;
         let sys = sys::Selector::new()?;
         live_selectors().push(id.get());
-        Ok(Selector { sys, registrations: Vec::new(), next_generation: 1, id })
+        Ok(Selector {
+            sys,
+            registrations: Vec::new(),
+            next_generation: 1,
+            id,
+            polls: 0,
+            orphan_seen: AtomicBool::new(false),
+            orphan_purges: 0,
+        })
     }
 
     /// This selector's process-unique id.
@@ -129,13 +173,22 @@ impl Selector {
     ) -> io::Result<()> {
         let index = fd_index(fd)?;
         let generation = self.next_generation;
-        self.sys.add(fd, event_data(fd, generation), interest_of(interest), trigger_of(opts))?;
+        let (interest, trigger) = (interest_of(interest), trigger_of(opts));
+        self.sys.add(fd, event_data(fd, generation), interest, trigger)?;
         // Grown only after the kernel accepted the fd, so a bogus huge fd number costs nothing.
         if index >= self.registrations.len() {
+            let missing = index + 1 - self.registrations.len();
+            if let Err(e) = self.registrations.try_reserve(missing) {
+                // Undo the registration the table cannot record; the kernel forgets it.
+                let _ = self.sys.delete(fd);
+                return Err(sys::reserve_error(format_args!("the registration table for fd {fd}"), e));
+            }
             self.registrations.resize(index + 1, Registration::default());
         }
         self.next_generation = self.next_generation.checked_add(1).unwrap_or(1);
-        self.registrations[index] = Registration { token: token.0, generation };
+        // A registration this one replaces ended (its fd was closed) no later than now.
+        let ended_in_poll = self.polls;
+        self.registrations[index] = Registration { token: token.0, generation, ended_in_poll, interest, trigger };
         Ok(())
     }
 
@@ -150,9 +203,13 @@ impl Selector {
             Some(r) if r.generation != 0 => r.generation,
             _ => return Err(not_registered()),
         };
-        match self.sys.modify(fd, event_data(fd, generation), interest_of(interest), trigger_of(opts)) {
+        let (interest, trigger) = (interest_of(interest), trigger_of(opts));
+        match self.sys.modify(fd, event_data(fd, generation), interest, trigger) {
             Ok(()) => {
-                self.registrations[index].token = token.0;
+                let registration = &mut self.registrations[index];
+                registration.token = token.0;
+                registration.interest = interest;
+                registration.trigger = trigger;
                 Ok(())
             }
             Err(e) => Err(self.forget_if_closed(index, e)),
@@ -171,7 +228,7 @@ impl Selector {
         }
         match self.sys.delete(fd) {
             Ok(()) => {
-                self.registrations[index] = Registration::default();
+                self.forget(index);
                 Ok(())
             }
             Err(e) => Err(self.forget_if_closed(index, e)),
@@ -182,9 +239,14 @@ impl Selector {
     /// table does too.
     fn forget_if_closed(&mut self, index: usize, error: io::Error) -> io::Error {
         if error.kind() == io::ErrorKind::NotFound || error.raw_os_error() == Some(sys::EBADF) {
-            self.registrations[index] = Registration::default();
+            self.forget(index);
         }
         error
+    }
+
+    /// Ends the registration of the fd at `index` in the table.
+    fn forget(&mut self, index: usize) {
+        self.registrations[index] = Registration { ended_in_poll: self.polls, ..Registration::default() };
     }
 
     /// Creates the waker that lets another thread end this selector's `select`; its wake-ups
@@ -199,10 +261,57 @@ impl Selector {
         Ok(waker)
     }
 
-    /// Blocks in the kernel until an event or the timeout, filling `events`.
+    /// Blocks in the kernel until an event or the timeout, filling `events`; first purges
+    /// the orphaned registrations the last poll's events revealed, if any.
     #[inline]
     pub(crate) fn select(&mut self, events: &mut sys::SelectorEvents, timeout: Option<Duration>) -> io::Result<()> {
+        if *self.orphan_seen.get_mut() {
+            self.purge_orphans();
+        }
+        self.polls = self.polls.wrapping_add(1);
         self.sys.select(events, timeout)
+    }
+
+    /// How many times this selector found readiness from a registration orphaned by a
+    /// live duplicate of its fd, and purged it (see the module docs).
+    pub(crate) fn orphan_purges(&self) -> u64 {
+        self.orphan_purges
+    }
+
+    /// Moves every registration the table holds that the kernel still has under the same
+    /// fd number and open file into a new kernel selector, and closes the old one with the
+    /// orphans in it. Registrations the kernel no longer has (their fd was closed, perhaps
+    /// reused by a file nobody registered) leave the table. If the new selector cannot be
+    /// made complete, the old one is kept: the orphan shows up again and is retried then.
+    #[cold]
+    #[inline(never)]
+    fn purge_orphans(&mut self) {
+        *self.orphan_seen.get_mut() = false;
+        if !sys::CLOSE_KEEPS_REGISTRATIONS {
+            return;
+        }
+        let Ok(fresh) = sys::Selector::new() else {
+            return;
+        };
+        for index in 0..self.registrations.len() {
+            let registration = self.registrations[index];
+            if registration.generation == 0 {
+                continue;
+            }
+            let fd = index as RawFd;
+            let data = event_data(fd, registration.generation);
+            let (interest, trigger) = (registration.interest, registration.trigger);
+            // `modify` succeeds only if the old selector holds this very fd number and
+            // open file: the registration is alive, not a stale entry whose number a
+            // file nobody registered has taken since (that one ends here).
+            if self.sys.modify(fd, data, interest, trigger).is_err() {
+                self.forget(index);
+            } else if fresh.add(fd, data, interest, trigger).is_err() {
+                return;
+            }
+        }
+        self.sys = fresh;
+        self.orphan_purges += 1;
     }
 
     /// The token and kind of a fetched event, or `None` if its fd was deregistered (or
@@ -219,6 +328,7 @@ impl Selector {
         };
         // Issued generations start at 1 and a free slot holds 0, so a freed slot matches nothing.
         if registration.generation != generation {
+            self.note_stale_event(registration);
             return None;
         }
         let mut kind = EventSet::empty();
@@ -237,6 +347,18 @@ impl Drop for Selector {
         let mut live = live_selectors();
         if let Some(index) = live.iter().position(|&id| id == self.id.get()) {
             live.swap_remove(index);
+        }
+    }
+}
+
+impl Selector {
+    /// An event whose registration the table no longer has: late if that registration
+    /// ended during the poll being read, orphaned if it ended before it began.
+    #[cold]
+    #[inline(never)]
+    fn note_stale_event(&self, registration: &Registration) {
+        if registration.ended_in_poll != self.polls {
+            self.orphan_seen.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -310,7 +432,7 @@ mod tests {
     fn a_wake_of_the_selectors_waker_is_reported_as_the_reserved_token() {
         let mut selector = Selector::new().unwrap();
         let waker = selector.new_waker().unwrap();
-        let mut events = sys::SelectorEvents::with_capacity(4);
+        let mut events = sys::SelectorEvents::with_capacity(4).unwrap();
         waker.wake().unwrap();
         selector.select(&mut events, Some(Duration::from_secs(1))).unwrap();
         assert_eq!(events.len(), 1);

@@ -1,16 +1,41 @@
-//! The two places where `bytes`' buffer traits need `unsafe`: implementing the `unsafe
-//! trait BufMut` (whose `advance_mut` is an `unsafe fn`) and turning the uninitialised
-//! `chunk_mut()` of an arbitrary `BufMut` into a `&mut [u8]` that `Read` can fill.
+//! The places where buffers need `unsafe`: implementing the `unsafe trait BufMut` (whose
+//! `advance_mut` is an `unsafe fn`), turning the uninitialised `chunk_mut()` of an
+//! arbitrary `BufMut` into a `&mut [u8]` that `Read` can fill, and allocating zeroed
+//! storage without aborting when the allocator refuses.
 //!
-//! Both are wrapped here so that `buf/` and `io.rs` stay free of `unsafe`: buffers that
+//! All are wrapped here so that `buf/` and `io.rs` stay free of `unsafe`: buffers that
 //! own fully initialised memory implement the safe [`InitializedBufMut`] and get `BufMut`
 //! from [`buf_mut_over_initialized!`]; reads into an arbitrary `BufMut` go through
-//! [`read_into_chunk`].
+//! [`read_into_chunk`]; storage comes from [`try_zeroed_bytes`].
 
 use bytes::buf::UninitSlice;
 use bytes::BufMut;
+use std::alloc::{self, Layout};
 use std::io;
 use std::mem::MaybeUninit;
+
+/// `len` zeroed bytes on the heap, as `vec![0u8; len]` makes them (with `calloc`, so large
+/// buffers come as the kernel's zero pages, touched only when used), but returning
+/// `OutOfMemory` where `vec!` would panic on an oversized `len` or abort the process when
+/// the allocator refuses.
+pub(crate) fn try_zeroed_bytes(len: usize) -> io::Result<Box<[u8]>> {
+    if len == 0 {
+        return Ok(Box::default());
+    }
+    let refused = |why: &str| {
+        io::Error::new(io::ErrorKind::OutOfMemory, format!("readyio could not allocate {len} bytes: {why}"))
+    };
+    let layout = Layout::array::<u8>(len).map_err(|_| refused("more than isize::MAX bytes"))?;
+    // SAFETY: `layout` has a non-zero size (`len > 0`).
+    let ptr = unsafe { alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        return Err(refused("the allocator refused"));
+    }
+    // SAFETY: `ptr` is a live allocation of `len` zeroed (so initialised) bytes from the
+    // global allocator with the layout of `[u8; len]`, which is the layout `Box<[u8]>`
+    // frees it with; nothing else owns it.
+    Ok(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) })
+}
 
 /// A writable buffer whose spare room is always initialised memory, so that committing
 /// bytes after a write can never expose uninitialised data and needs no `unsafe`.

@@ -16,6 +16,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// epoll keys a registration on the open file and the fd number, and removes it when the
+/// last fd of the open file closes: one closed while a duplicate lives stays registered.
+pub(crate) const CLOSE_KEEPS_REGISTRATIONS: bool = true;
+
 /// An epoll instance.
 #[derive(Debug)]
 pub(crate) struct Selector {
@@ -41,9 +45,28 @@ impl std::fmt::Debug for SelectorEvents {
 }
 
 impl SelectorEvents {
+    /// The most events one `epoll_wait` may be asked for: the kernel answers `EINVAL` to
+    /// a `maxevents` above `INT_MAX / sizeof(struct epoll_event)` (`EP_MAX_EVENTS`).
+    pub(crate) const MAX_CAPACITY: usize = i32::MAX as usize / std::mem::size_of::<c::epoll_event>();
+
     /// A buffer for up to `capacity` events per `select` (at least 1).
-    pub(crate) fn with_capacity(capacity: usize) -> SelectorEvents {
-        SelectorEvents { buf: Vec::with_capacity(capacity.clamp(1, i32::MAX as usize)) }
+    ///
+    /// Errors: `InvalidInput` above [`MAX_CAPACITY`](Self::MAX_CAPACITY), `OutOfMemory` if
+    /// the buffer cannot be allocated.
+    pub(crate) fn with_capacity(capacity: usize) -> io::Result<SelectorEvents> {
+        if capacity > Self::MAX_CAPACITY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "an events capacity of {capacity} is more than one epoll_wait returns ({})",
+                    Self::MAX_CAPACITY
+                ),
+            ));
+        }
+        let capacity = capacity.max(1);
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(capacity).map_err(|e| super::reserve_error(format_args!("{capacity} events"), e))?;
+        Ok(SelectorEvents { buf })
     }
 
     #[inline]
@@ -127,8 +150,8 @@ impl Selector {
             }
             _ => timeout_ms(timeout),
         };
-        let max = events.capacity() as i32;
-        // SAFETY: the buffer has room for `max` events (capacity clamped to i32::MAX).
+        let max = events.capacity().min(SelectorEvents::MAX_CAPACITY) as i32;
+        // SAFETY: the buffer has room for `max` events (`max <= capacity`).
         let n = cvt(unsafe { c::epoll_wait(self.epfd.as_raw_fd(), events.buf.as_mut_ptr(), max, timeout_ms) })?;
         // SAFETY: the kernel initialised the first `n` entries (n <= max = capacity).
         unsafe { events.buf.set_len(n as usize) };
@@ -140,7 +163,7 @@ impl Selector {
     #[cold]
     #[inline(never)]
     fn select_precise(&self, events: &mut SelectorEvents, timeout: Duration) -> io::Result<()> {
-        let max = events.capacity() as i32;
+        let max = events.capacity().min(SelectorEvents::MAX_CAPACITY) as i32;
         let ts =
             c::timespec { tv_sec: timeout.as_secs().min(i64::MAX as u64) as _, tv_nsec: timeout.subsec_nanos() as _ };
         // SAFETY: the buffer has room for `max` events; `ts` outlives the call; a null
@@ -230,7 +253,7 @@ mod tests {
         let level = Trigger { edge: false, oneshot: false };
         selector.add(reader.as_raw_fd(), 42, Interest { readable: true, writable: false }, level).expect("add");
         writer.write_all(b"x").expect("write");
-        let mut events = SelectorEvents::with_capacity(8);
+        let mut events = SelectorEvents::with_capacity(8).unwrap();
         for timeout in [Duration::from_millis(100), Duration::from_micros(100_500)] {
             selector.select(&mut events, Some(timeout)).expect("select");
             assert_eq!(events.len(), 1, "timeout {timeout:?}");

@@ -265,6 +265,12 @@ pub(crate) fn coalesce(events: &mut [Readiness]) -> usize {
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use imp::{Selector, SelectorEvents};
+
+/// Closing a descriptor removes its knotes, whatever other descriptors keep the open file
+/// alive, so no registration outlives its fd; and the `EVFILT_USER` waker lives inside the
+/// kqueue, which must therefore never be replaced (see the contract in `sys/mod.rs`).
+#[allow(dead_code)] // read only where this backend is the selector
+pub(crate) const CLOSE_KEEPS_REGISTRATIONS: bool = false;
 // For `sys/waker_kqueue.rs`, on the systems whose waker is an `EVFILT_USER` knote.
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 pub(crate) use imp::{receipt, waker_registration, waker_trigger};
@@ -327,10 +333,31 @@ mod imp {
     }
 
     impl SelectorEvents {
+        /// The most results one `select` asks for: `kevent` takes an `int` count, and the
+        /// buffer's size in bytes is kept within an `int` too, as epoll requires.
+        pub(crate) const MAX_CAPACITY: usize = i32::MAX as usize / std::mem::size_of::<c::kevent>();
+
         /// A buffer for up to `capacity` kernel results per `select` (at least 1).
-        pub(crate) fn with_capacity(capacity: usize) -> SelectorEvents {
-            let capacity = capacity.clamp(1, i32::MAX as usize);
-            SelectorEvents { raw: vec![c::kevent::default(); capacity], ready: Vec::with_capacity(capacity) }
+        ///
+        /// Errors: `InvalidInput` above [`MAX_CAPACITY`](Self::MAX_CAPACITY), `OutOfMemory`
+        /// if the buffers cannot be allocated.
+        pub(crate) fn with_capacity(capacity: usize) -> io::Result<SelectorEvents> {
+            if capacity > Self::MAX_CAPACITY {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "an events capacity of {capacity} is more than readyio asks kevent for ({})",
+                        Self::MAX_CAPACITY
+                    ),
+                ));
+            }
+            let capacity = capacity.max(1);
+            let failed = |e| crate::sys::reserve_error(format_args!("{capacity} events"), e);
+            let (mut raw, mut ready) = (Vec::new(), Vec::new());
+            raw.try_reserve_exact(capacity).map_err(failed)?;
+            ready.try_reserve_exact(capacity).map_err(failed)?;
+            raw.resize(capacity, c::kevent::default());
+            Ok(SelectorEvents { raw, ready })
         }
 
         pub(crate) fn len(&self) -> usize {

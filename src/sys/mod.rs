@@ -23,6 +23,11 @@
 //! * `Readiness::hup` is set when the peer closed its side (EPOLLHUP/EPOLLRDHUP, EV_EOF),
 //!   `error` when the fd has a pending error (EPOLLERR, EV_ERROR or EV_EOF with fflags).
 //! * `select` allocates nothing: the event buffer is sized at construction.
+//! * `CLOSE_KEEPS_REGISTRATIONS` says whether a registration outlives the closing of its fd
+//!   while a duplicate of the fd keeps the open file alive (epoll: yes, it is keyed on the
+//!   open file; kqueue: no, closing a descriptor removes its knotes). Where it does, the core
+//!   selector may replace the backend `Selector` with a new one to drop such orphans, so a
+//!   backend whose waker lives inside the selector must say `false`.
 //! * `Waker::new(&selector)` makes the waker of that selector. If `Waker::fd()` is `Some`,
 //!   the caller registers the fd for readable, edge-triggered interest with data of its
 //!   choice; if it is `None`, the waker is already inside the selector and each wake is
@@ -70,7 +75,7 @@ pub(crate) mod socket;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use epoll::{Selector, SelectorEvents};
+pub(crate) use epoll::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
 
 // The kqueue translation is compiled (and unit-tested against the BSD and macOS bindings)
 // on Linux too; its selector only on the kqueue systems.
@@ -92,7 +97,7 @@ mod kqueue;
     target_os = "openbsd",
     target_os = "dragonfly"
 ))]
-pub(crate) use kqueue::{Selector, SelectorEvents};
+pub(crate) use kqueue::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
 
 // The waker that lets another thread interrupt `Selector::select` (the event loop's notify
 // channel). Every mechanism has the same small API: `Waker::new(&Selector)`, `fd()` and
@@ -147,8 +152,8 @@ pub(crate) struct Interest {
     pub writable: bool,
 }
 
-/// How a registration reports readiness (see the module contract).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a registration reports readiness (see the module contract); the default is level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Trigger {
     pub edge: bool,
     pub oneshot: bool,
@@ -219,6 +224,19 @@ pub(crate) fn cvt_retry<T: IsMinusOne>(mut call: impl FnMut() -> T) -> io::Resul
 /// errno values the layers above compare against.
 pub(crate) const ENOENT: i32 = bindings::ENOENT;
 pub(crate) const EBADF: i32 = bindings::EBADF;
+/// The process has no free fd number below its `RLIMIT_NOFILE`.
+pub(crate) const EMFILE: i32 = bindings::EMFILE;
+/// The system's open-file table is full.
+pub(crate) const ENFILE: i32 = bindings::ENFILE;
+
+/// The `io::Error` for a buffer that could not be reserved: `what` names the buffer (and
+/// its size), `error` says whether the size overflowed or the allocator refused.
+///
+/// Sizes come from callers, so every buffer readyio sizes on their behalf is reserved
+/// with `try_reserve_exact` and fails with this instead of aborting the process.
+pub(crate) fn reserve_error(what: std::fmt::Arguments<'_>, error: std::collections::TryReserveError) -> io::Error {
+    io::Error::new(io::ErrorKind::OutOfMemory, format!("readyio could not allocate {what}: {error}"))
+}
 
 /// Implements `AsRawFd`, `AsFd`, `IntoRawFd` and `FromRawFd` for a type that stores its fd
 /// in `$field` (anything with those traits) and can be built `From<OwnedFd>`.

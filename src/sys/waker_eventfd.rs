@@ -79,7 +79,7 @@ mod tests {
         let selector = Selector::new().unwrap();
         let interest = Interest { readable: true, writable: false };
         selector.add(waker.fd().unwrap(), 7, interest, Trigger { edge: true, oneshot: false }).unwrap();
-        (selector, SelectorEvents::with_capacity(4))
+        (selector, SelectorEvents::with_capacity(4).unwrap())
     }
 
     fn new_waker() -> Waker {

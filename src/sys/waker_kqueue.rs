@@ -83,7 +83,7 @@ mod tests {
         let selector = Selector::new().unwrap();
         let waker = Waker::new(&selector).unwrap();
         assert_eq!(waker.fd(), None);
-        let mut events = SelectorEvents::with_capacity(4);
+        let mut events = SelectorEvents::with_capacity(4).unwrap();
         for _ in 0..3 {
             waker.wake().unwrap();
             waker.wake().unwrap();
@@ -106,7 +106,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
             remote.wake().unwrap();
         });
-        let mut events = SelectorEvents::with_capacity(4);
+        let mut events = SelectorEvents::with_capacity(4).unwrap();
         selector.select(&mut events, Some(Duration::from_secs(10))).unwrap();
         thread.join().unwrap();
         assert_eq!(events.len(), 1);

@@ -77,7 +77,7 @@ mod tests {
         let waker = Waker::new(&selector).unwrap();
         let interest = Interest { readable: true, writable: false };
         selector.add(waker.fd().unwrap(), 3, interest, Trigger { edge: true, oneshot: false }).unwrap();
-        (selector, waker, SelectorEvents::with_capacity(4))
+        (selector, waker, SelectorEvents::with_capacity(4).unwrap())
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! kept for listeners by starting the slab at an offset (`new_starting_at(Token(1), ..)`).
 
 use crate::readiness::token::Token;
+use std::io;
 use std::ops::{Index, IndexMut};
 
 /// A slab of `T` whose keys are [`Token`]s.
@@ -47,6 +48,9 @@ pub struct Slab<T> {
 impl<T> Slab<T> {
     /// A fixed slab for at most `capacity` entries, tokens from `Token(0)` (the seed's
     /// `Slab::new`). Same as [`with_capacity`](Slab::with_capacity).
+    ///
+    /// # Panics
+    /// As [`new_starting_at`](Slab::new_starting_at).
     pub fn new(capacity: usize) -> Slab<T> {
         Slab::new_starting_at(Token(0), capacity)
     }
@@ -54,14 +58,47 @@ impl<T> Slab<T> {
     /// A fixed slab for at most `capacity` entries, tokens from `Token(0)`.
     ///
     /// Unlike `Vec::with_capacity`, the capacity is a limit: see [`Slab`].
+    ///
+    /// # Panics
+    /// As [`new_starting_at`](Slab::new_starting_at).
     pub fn with_capacity(capacity: usize) -> Slab<T> {
         Slab::new_starting_at(Token(0), capacity)
     }
 
     /// A fixed slab for at most `capacity` entries whose tokens start at `first`, so the
     /// tokens below it stay free for other uses (listeners, timers).
+    ///
+    /// # Panics
+    /// If the storage for `capacity` entries is more than `isize::MAX` bytes or the
+    /// allocator refuses it (a panic where `Vec::with_capacity` would abort the process).
+    /// [`try_new_starting_at`](Slab::try_new_starting_at) returns an error instead.
     pub fn new_starting_at(first: Token, capacity: usize) -> Slab<T> {
-        Slab { entries: ::slab::Slab::with_capacity(capacity), offset: first.0, limit: Some(capacity) }
+        match Slab::try_new_starting_at(first, capacity) {
+            Ok(slab) => slab,
+            Err(e) => panic!("Slab of {capacity} entries: {e}"),
+        }
+    }
+
+    /// [`with_capacity`](Slab::with_capacity) with an `OutOfMemory` error instead of a panic.
+    ///
+    /// ```
+    /// use readyio::util::Slab;
+    ///
+    /// let slab = Slab::<u64>::try_with_capacity(1024)?;
+    /// assert_eq!(slab.capacity(), 1024);
+    /// let absurd = Slab::<u64>::try_with_capacity(usize::MAX).unwrap_err();
+    /// assert_eq!(absurd.kind(), std::io::ErrorKind::OutOfMemory);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_with_capacity(capacity: usize) -> io::Result<Slab<T>> {
+        Slab::try_new_starting_at(Token(0), capacity)
+    }
+
+    /// [`new_starting_at`](Slab::new_starting_at) with an `OutOfMemory` error instead of a
+    /// panic.
+    pub fn try_new_starting_at(first: Token, capacity: usize) -> io::Result<Slab<T>> {
+        ensure_storage::<T>(capacity)?;
+        Ok(Slab { entries: ::slab::Slab::with_capacity(capacity), offset: first.0, limit: Some(capacity) })
     }
 
     /// A slab that grows as needed, tokens from `Token(0)`.
@@ -86,14 +123,33 @@ impl<T> Slab<T> {
 
     /// Raises a fixed slab's limit by `additional` entries, allocating now rather than at
     /// insert time; for a growable slab, reserves room for `additional` more entries.
+    ///
+    /// # Panics
+    /// If the storage is more than `isize::MAX` bytes or the allocator refuses it;
+    /// [`try_grow`](Slab::try_grow) returns an error instead.
     pub fn grow(&mut self, additional: usize) {
-        if let Some(limit) = self.limit.as_mut() {
-            *limit = limit.saturating_add(additional);
-            let wanted = *limit - self.entries.len();
-            self.entries.reserve_exact(wanted);
-        } else {
-            self.entries.reserve(additional);
+        if let Err(e) = self.try_grow(additional) {
+            panic!("Slab::grow({additional}): {e}");
         }
+    }
+
+    /// [`grow`](Slab::grow) with an `OutOfMemory` error (leaving the slab as it was)
+    /// instead of a panic.
+    pub fn try_grow(&mut self, additional: usize) -> io::Result<()> {
+        let len = self.entries.len();
+        match self.limit {
+            Some(limit) => {
+                let limit = limit.saturating_add(additional);
+                ensure_storage::<T>(limit)?;
+                self.entries.reserve_exact(limit - len);
+                self.limit = Some(limit);
+            }
+            None => {
+                ensure_storage::<T>(len.saturating_add(additional))?;
+                self.entries.reserve_exact(additional);
+            }
+        }
+        Ok(())
     }
 
     /// How many entries the slab holds.
@@ -191,6 +247,24 @@ impl<T> Slab<T> {
     fn key(&self, token: Token) -> Option<usize> {
         token.0.checked_sub(self.offset)
     }
+}
+
+/// The shape of one entry of the `slab` crate (0.4's private `enum Entry<T> { Vacant(usize),
+/// Occupied(T) }`): what its storage is an array of.
+#[allow(dead_code)] // never built: only its layout is used
+enum EntryShape<T> {
+    Vacant(usize),
+    Occupied(T),
+}
+
+/// Asks the allocator for the storage of `entries` slab entries and gives it back, so that
+/// a size it refuses is an error here: the `slab` crate has no fallible constructor, and
+/// `Vec::with_capacity` under it panics on an oversized request and aborts on a refused one.
+fn ensure_storage<T>(entries: usize) -> io::Result<()> {
+    let mut probe: Vec<EntryShape<T>> = Vec::new();
+    probe
+        .try_reserve_exact(entries)
+        .map_err(|e| crate::sys::reserve_error(format_args!("a slab of {entries} entries"), e))
 }
 
 impl<T> Default for Slab<T> {
