@@ -56,28 +56,44 @@
 //! `Closed(Some(msg))`. A send racing with the drop may still enqueue its message, which
 //! is then dropped with the queue, as any message the loop had not yet delivered.
 //!
-//! `tests/notify_loom.rs` checks this argument with a loom model of the protocol (every
-//! interleaving of senders and a loop going to sleep; it fails if the fences are removed),
-//! and `tests/notify_stress.rs` runs the real channel with producers that wait for every
-//! message to be delivered, so a lost wake-up shows up as a poll that sleeps to its timeout.
+//! **Checked by loom.** Every atomic, fence and `Arc` here comes from `sync.rs`, which is
+//! `std` normally and [loom](https://docs.rs/loom) under `--cfg loom` (with a loom model of
+//! the queue, see there), and the waker is any [`Wake`]. So `tests/notify_loom.rs` runs this
+//! very file, with a model of the eventfd for a waker, under every interleaving of senders and
+//! a loop that goes to sleep again and again; a lost wake-up shows there as a loop blocked
+//! forever, an extra write as more writes than sleeps. Removing either fence makes it fail.
+//! `tests/notify_stress.rs` runs the real channel with producers that wait for every message
+//! to be delivered, so a lost wake-up shows up as a poll that sleeps to its timeout.
 
+use super::sync::{fence, Arc, ArrayQueue, AtomicU8, Ordering};
 use crate::sys::Waker;
-use crossbeam_queue::ArrayQueue;
 use std::error::Error;
 use std::fmt;
 use std::io;
-use std::sync::atomic::{fence, AtomicU8, Ordering};
-use std::sync::Arc;
 
 const AWAKE: u8 = 0;
 const SLEEPING: u8 = 1;
 const CLOSED: u8 = 2;
 
+/// How a sender wakes a sleeping loop: the loop's selector [`Waker`] (one `write`), or a
+/// model of it in the loom tests. Called only when the loop is asleep, so the dynamic call
+/// costs nothing beside the syscall it makes.
+pub trait Wake: Send + Sync {
+    /// Ends the loop's blocking poll, or the next one if it has not started yet.
+    fn wake(&self) -> io::Result<()>;
+}
+
+impl Wake for Waker {
+    fn wake(&self) -> io::Result<()> {
+        Waker::wake(self)
+    }
+}
+
 /// What the loop and all its senders share.
 struct Shared<M> {
     queue: ArrayQueue<M>,
     state: AtomicU8,
-    waker: Waker,
+    waker: Box<dyn Wake>,
 }
 
 /// Sends messages to an [`EventLoop`](crate::EventLoop) from any thread; the loop's
@@ -129,25 +145,29 @@ impl<M: Send> Sender<M> {
 }
 
 /// The loop's end of the channel. Dropping it closes the channel.
-pub(crate) struct Receiver<M> {
+///
+/// (Public only to the loom model, under `--cfg loom`; the module is private otherwise.)
+pub struct Receiver<M> {
     shared: Arc<Shared<M>>,
 }
 
 impl<M> Receiver<M> {
     /// A channel of `capacity` (at least 1) messages that wakes the loop with `waker`
     /// (made by the loop's selector, which reports its wake-ups as `Token::RESERVED`).
-    pub(crate) fn new(capacity: usize, waker: Waker) -> Receiver<M> {
-        let shared = Shared { queue: ArrayQueue::new(capacity.max(1)), state: AtomicU8::new(AWAKE), waker };
+    pub fn new(capacity: usize, waker: impl Wake + 'static) -> Receiver<M> {
+        let shared =
+            Shared { queue: ArrayQueue::new(capacity.max(1)), state: AtomicU8::new(AWAKE), waker: Box::new(waker) };
         Receiver { shared: Arc::new(shared) }
     }
 
-    pub(crate) fn sender(&self) -> Sender<M> {
+    /// A new sender to this loop.
+    pub fn sender(&self) -> Sender<M> {
         Sender { shared: Arc::clone(&self.shared) }
     }
 
     /// L1-L3: announces that the loop is about to block. Returns `false` (and stays
     /// awake) if messages are already waiting, in which case the poll must not block.
-    pub(crate) fn prepare_to_sleep(&self) -> bool {
+    pub fn prepare_to_sleep(&self) -> bool {
         let shared = &*self.shared;
         shared.state.store(SLEEPING, Ordering::Relaxed);
         fence(Ordering::SeqCst);
@@ -160,12 +180,12 @@ impl<M> Receiver<M> {
     }
 
     /// L4: the poll returned; senders no longer need to wake the loop.
-    pub(crate) fn awake(&self) {
+    pub fn awake(&self) {
         self.shared.state.store(AWAKE, Ordering::Release);
     }
 
     /// The next message, if any.
-    pub(crate) fn try_recv(&self) -> Option<M> {
+    pub fn try_recv(&self) -> Option<M> {
         self.shared.queue.pop()
     }
 }
