@@ -4,7 +4,9 @@
 //! (`crossbeam_queue::ArrayQueue`), so sending never allocates and a full queue hands the
 //! message back ([`NotifyError::Full`]). A sender wakes the loop with the platform
 //! [`Waker`] only when the loop is asleep in `poll`: a send to a loop that is awake makes
-//! **no syscall**, a send to a sleeping loop exactly one `write`.
+//! **no syscall**, a send to a sleeping loop exactly one `write`. (Senders that collide on
+//! the queue retry, and the queue's backoff yields the CPU, `sched_yield`, after a few
+//! failed attempts: a cost of contention between senders, never of the wake-up protocol.)
 //!
 //! # The wake/sleep protocol
 //!
