@@ -210,7 +210,7 @@ impl Handler for AtWorkingSize {
 }
 
 /// Raises this process's open-file soft limit to at least `fds` (the hard limit allowing).
-fn raise_fd_limit(fds: u64) {
+fn raise_fd_limit(fds: libc::rlim_t) {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `limit` is a valid rlimit for getrlimit to fill and setrlimit to read.
     unsafe {
@@ -224,7 +224,7 @@ fn raise_fd_limit(fds: u64) {
 }
 
 fn every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocating() {
-    raise_fd_limit(READY_AT_ONCE as u64 + 64);
+    raise_fd_limit((READY_AT_ONCE + 64) as libc::rlim_t);
     let mut config = EventLoopConfig::new();
     // Ticks of 200 ms: the timers set below, all 200 ms ahead, share one wheel slot (tick 1
     // unless the setup took longer), which comes due as a whole: one cascade moves them all
