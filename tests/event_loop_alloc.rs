@@ -115,7 +115,7 @@ fn a_busy_loop_allocates_nothing_from_its_first_iteration() {
     let producer = {
         let sender = event_loop.channel();
         let stop = Arc::clone(&stop);
-        thread::spawn(move || {
+        spawn_started(move || {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 // Full is fine: the point is a steady trickle of cross-thread sends.
@@ -209,6 +209,29 @@ impl Handler for AtWorkingSize {
     }
 }
 
+/// Spawns a thread running `body` and returns once `body` has started, so that what starting
+/// a thread allocates (std's thread-local bookkeeping; on musl, its TLS destructor list) is
+/// done before counting starts. A counted thread must likewise not exit (see `wait_for`)
+/// until the count is read.
+fn spawn_started(body: impl FnOnce() + Send + 'static) -> thread::JoinHandle<()> {
+    let started = Arc::new(AtomicBool::new(false));
+    let handle = {
+        let started = Arc::clone(&started);
+        thread::spawn(move || {
+            started.store(true, Ordering::Release);
+            body();
+        })
+    };
+    wait_for(&started);
+    handle
+}
+
+fn wait_for(flag: &AtomicBool) {
+    while !flag.load(Ordering::Acquire) {
+        thread::sleep(Duration::from_micros(100));
+    }
+}
+
 /// Raises this process's open-file soft limit to at least `fds` (the hard limit allowing).
 fn raise_fd_limit(fds: libc::rlim_t) {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
@@ -249,9 +272,11 @@ fn every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocati
     let sender = event_loop.channel();
     let asleep = Arc::new(AtomicBool::new(false));
     let woken = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::new(AtomicBool::new(false));
     let waker = {
-        let (sender, asleep, woken) = (sender.clone(), Arc::clone(&asleep), Arc::clone(&woken));
-        thread::spawn(move || {
+        let (sender, asleep, woken, counted) =
+            (sender.clone(), Arc::clone(&asleep), Arc::clone(&woken), Arc::clone(&counted));
+        spawn_started(move || {
             while !asleep.load(Ordering::Acquire) {
                 thread::sleep(Duration::from_millis(1));
             }
@@ -261,6 +286,7 @@ fn every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocati
                 sender.send(i).unwrap();
                 woken.fetch_add(1, Ordering::Release);
             }
+            wait_for(&counted);
         })
     };
     let mut handler = AtWorkingSize { iterations: Vec::with_capacity(1000), ..AtWorkingSize::default() };
@@ -293,6 +319,7 @@ fn every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocati
         event_loop.run_once(&mut handler, Some(1000)).unwrap();
     }
     let allocations = counting_alloc::allocations() - before;
+    counted.store(true, Ordering::Release);
     waker.join().unwrap();
 
     assert_eq!(queued, QUEUE, "the notify queue held its capacity");
