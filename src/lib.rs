@@ -130,6 +130,14 @@ pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 #[doc = include_str!("../docs/MIGRATING.md")]
 pub struct MigratingGuide;
 
+/// The notify channel's internals that the loom model (`tests/notify_loom.rs`) drives: built
+/// only with `RUSTFLAGS="--cfg loom"`, never part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_model {
+    pub use crate::event_loop::{Receiver, Wake};
+}
+
 /// The names most programs using an [`EventLoop`] need: `use readyio::prelude::*;`.
 pub mod prelude {
     pub use crate::event_loop::{EventLoop, Handler};

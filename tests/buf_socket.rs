@@ -5,9 +5,14 @@
 //! The syscall count is the kernel's own: `/proc/thread-self/io` counts this thread's read
 //! (`syscr`) and write (`syscw`) syscalls, `readv`/`writev` included, and the bytes they
 //! moved (`rchar`/`wchar`). Reading that file costs one `pread`, which is measured and
-//! subtracted. `ci/syscalls-wrapped-ring.sh` checks the same tests under `strace`. Linux only,
-//! for that file.
+//! subtracted. Those counters see only read- and write-type calls, so each measured call
+//! also runs in a marked window (`support/syscall_window.rs`) in which
+//! `ci/syscalls-in-windows.sh` counts every syscall under `strace` and fails on any other
+//! call (a zero-length `send`, an `fcntl`, ...). Linux only, for that file.
 #![cfg(target_os = "linux")]
+
+#[path = "support/syscall_window.rs"]
+mod syscall_window;
 
 use readyio::buf::{Buf, BufMut, BytesMut, RingBuf};
 use readyio::{Io, TryRead, TryWrite};
@@ -56,12 +61,13 @@ impl ThreadIo {
         IoCounters { read_syscalls: field("syscr:"), write_syscalls: field("syscw:"), written_bytes: field("wchar:") }
     }
 
-    /// The counters `op` alone moves: the snapshot's own `pread` is subtracted.
-    fn measure<T>(&self, op: impl FnOnce() -> T) -> (T, IoCounters) {
+    /// The counters `op` alone moves (the snapshot's own `pread` is subtracted); `op` runs in
+    /// the syscall window `label`.
+    fn measure<T>(&self, label: &str, op: impl FnOnce() -> T) -> (T, IoCounters) {
         let (a, b) = (self.snapshot(), self.snapshot());
         let overhead = b - a;
         let before = self.snapshot();
-        let value = op();
+        let value = syscall_window::window(label, op);
         let after = self.snapshot();
         let delta = after - before;
         let op_only = IoCounters {
@@ -137,7 +143,7 @@ fn wrapped_ring_goes_out_in_one_writev_with_the_right_bytes() {
     let (mut ring, expected) = wrapped_full_ring();
     let thread_io = ThreadIo::open();
 
-    let (written, counted) = thread_io.measure(|| ours.try_write_buf(&mut ring).unwrap());
+    let (written, counted) = thread_io.measure("ring-writev", || ours.try_write_buf(&mut ring).unwrap());
 
     assert_eq!(written, Some(4000));
     assert_eq!(counted.write_syscalls, 1, "one writev for both regions: {counted:?}");
@@ -162,7 +168,7 @@ fn wrapped_free_space_is_filled_by_one_readv_with_the_right_bytes() {
     wait_until_queued(&peek, free);
     let thread_io = ThreadIo::open();
 
-    let (read, counted) = thread_io.measure(|| ours.try_read_buf_vectored(&mut ring).unwrap());
+    let (read, counted) = thread_io.measure("ring-readv", || ours.try_read_buf_vectored(&mut ring).unwrap());
 
     assert_eq!(read, Some(free));
     assert_eq!(counted.read_syscalls, 1, "one readv for both free regions: {counted:?}");
@@ -174,11 +180,13 @@ fn wrapped_free_space_is_filled_by_one_readv_with_the_right_bytes() {
 fn wrapped_ring_leaves_a_tcp_stream_in_one_call_with_the_right_bytes() {
     // `TcpStream` writes vectored data with `sendmsg`, which the per-thread counters do not
     // see: one `write_vectored` call moving everything is checked here, the single
-    // `sendmsg` by `ci/syscalls-wrapped-ring.sh` under strace.
+    // `sendmsg` (and nothing else) by `ci/syscalls-in-windows.sh` under strace.
     let (mut ours, _peek, mut peer) = readyio_tcp_pair();
     let (mut ring, expected) = wrapped_full_ring();
 
-    assert_eq!(ours.try_write_buf(&mut ring).unwrap(), Some(4000));
+    let written = syscall_window::window("ring-tcp-sendmsg", || ours.try_write_buf(&mut ring).unwrap());
+
+    assert_eq!(written, Some(4000));
 
     assert!(ring.is_empty());
     let mut received = vec![0u8; 4000];
@@ -197,7 +205,7 @@ fn wrapped_free_space_is_filled_from_a_tcp_stream_by_one_readv() {
     wait_until_queued(&peek, free);
     let thread_io = ThreadIo::open();
 
-    let (read, counted) = thread_io.measure(|| ours.try_read_buf_vectored(&mut ring).unwrap());
+    let (read, counted) = thread_io.measure("ring-tcp-readv", || ours.try_read_buf_vectored(&mut ring).unwrap());
 
     assert_eq!(read, Some(free));
     assert_eq!(counted.read_syscalls, 1, "one readv for both free regions: {counted:?}");
@@ -239,7 +247,7 @@ fn chained_buffers_go_out_in_one_writev() {
     let mut message = header.chain(body);
     let thread_io = ThreadIo::open();
 
-    let (written, counted) = thread_io.measure(|| ours.try_write_buf(&mut message).unwrap());
+    let (written, counted) = thread_io.measure("chain-writev", || ours.try_write_buf(&mut message).unwrap());
 
     assert_eq!(written, Some(1007));
     assert_eq!(counted.write_syscalls, 1, "{counted:?}");

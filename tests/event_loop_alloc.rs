@@ -1,17 +1,26 @@
-//! Zero allocations per iteration: once warmed up, a loop serving TCP sockets, setting,
-//! clearing and firing timeouts and receiving messages from another thread allocates
-//! nothing. Counted by a global allocator; its own binary without libtest harness (see
-//! Cargo.toml), so nothing else allocates.
+//! "Every buffer is allocated when the loop is created", tested as such: from the FIRST
+//! iteration on, with no warm-up, an event loop allocates nothing, even when each of its
+//! buffers reaches its working size at once (every token of a full events buffer ready in
+//! one poll, thousands of timers due in one tick, a full notify queue), and while it serves
+//! TCP sockets, sets, clears and fires timeouts and receives messages from other threads.
+//!
+//! Counted by a global allocator over the whole process; its own binary without libtest's
+//! harness (see Cargo.toml), so nothing else allocates. Registering an fd is done before
+//! counting starts: the selector's fd table grows when a registration names a larger fd
+//! than any before (see `readiness/selector.rs`).
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 
 use readyio::unix::EventedFd;
-use readyio::{EventLoop, EventSet, Handler, PollOpt, Timeout, Token};
+use readyio::{
+    EventLoop, EventLoopConfig, EventSet, Handler, NotifyError, PollOpt, Timeout, Token, DEFAULT_EVENTS_CAPACITY,
+};
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -82,7 +91,7 @@ impl Handler for Busy {
     }
 }
 
-fn a_warmed_up_loop_allocates_nothing_per_iteration() {
+fn a_busy_loop_allocates_nothing_from_its_first_iteration() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut event_loop = EventLoop::new().unwrap();
     let mut streams = Vec::new();
@@ -106,7 +115,7 @@ fn a_warmed_up_loop_allocates_nothing_per_iteration() {
     let producer = {
         let sender = event_loop.channel();
         let stop = Arc::clone(&stop);
-        thread::spawn(move || {
+        spawn_started(move || {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 // Full is fine: the point is a steady trickle of cross-thread sends.
@@ -127,11 +136,6 @@ fn a_warmed_up_loop_allocates_nothing_per_iteration() {
         timers_fired: 0,
         timers_cleared: 0,
     };
-    for _ in 0..500 {
-        event_loop.run_once(&mut handler, Some(100)).unwrap();
-    }
-    let (ready, messages, fired, cleared) =
-        (handler.ready, handler.messages, handler.timers_fired, handler.timers_cleared);
     let before = counting_alloc::allocations();
     const ITERATIONS: u64 = 5_000;
     for _ in 0..ITERATIONS {
@@ -141,15 +145,198 @@ fn a_warmed_up_loop_allocates_nothing_per_iteration() {
     stop.store(true, Ordering::Relaxed);
     producer.join().unwrap();
 
-    assert!(handler.ready - ready > 1000, "sockets were served");
-    assert!(handler.messages - messages > 10, "messages arrived from another thread");
-    assert!(handler.timers_fired - fired > 0, "timers fired");
-    assert!(handler.timers_cleared - cleared > 0, "timers were cleared");
-    assert_eq!(allocations, 0, "{allocations} allocations in {ITERATIONS} iterations");
+    assert!(handler.ready > 1000, "sockets were served");
+    assert!(handler.messages > 10, "messages arrived from another thread");
+    assert!(handler.timers_fired > 0, "timers fired");
+    assert!(handler.timers_cleared > 0, "timers were cleared");
+    assert_eq!(allocations, 0, "{allocations} allocations in the first {ITERATIONS} iterations");
 }
 
-/// Runs without libtest (see Cargo.toml): nothing but this test may allocate meanwhile.
+/// Ready tokens (all fds of a full events buffer at once).
+const READY_AT_ONCE: usize = DEFAULT_EVENTS_CAPACITY;
+/// Timers due in the same tick, set before the first iteration.
+const DUE_AT_ONCE: usize = 10_000;
+const TIMER_TICK: Duration = Duration::from_millis(200);
+/// The notify queue's capacity, filled before the first iteration.
+const QUEUE: usize = 1024;
+const MESSAGES_PER_TICK: usize = 256;
+/// Messages sent by another thread to the sleeping loop, one wake-up each.
+const WAKE_UPS: usize = 50;
+
+/// Counts what each iteration dispatched.
+#[derive(Default)]
+struct AtWorkingSize {
+    ready_this_iteration: usize,
+    timers_this_iteration: usize,
+    messages_this_iteration: usize,
+    /// (ready, timers, messages) per iteration.
+    iterations: Vec<(usize, usize, usize)>,
+    messages: usize,
+    timers_fired: usize,
+    rearmed: Option<Timeout>,
+}
+
+impl Handler for AtWorkingSize {
+    type Timeout = u32;
+    type Message = usize;
+
+    fn ready(&mut self, _: &mut EventLoop<Self>, _: Token, _: EventSet) {
+        self.ready_this_iteration += 1;
+    }
+
+    fn notify(&mut self, _: &mut EventLoop<Self>, _: usize) {
+        self.messages_this_iteration += 1;
+        self.messages += 1;
+    }
+
+    fn timeout(&mut self, event_loop: &mut EventLoop<Self>, _: u32) {
+        self.timers_this_iteration += 1;
+        self.timers_fired += 1;
+        // Timers set and cleared from inside timer callbacks, while the due queue is full.
+        if let Some(old) = self.rearmed.take() {
+            event_loop.clear_timeout(old);
+        }
+        self.rearmed = Some(event_loop.timeout(1, Duration::from_secs(60)).unwrap());
+    }
+
+    fn tick(&mut self, _: &mut EventLoop<Self>) {
+        // `iterations` has room for every iteration (reserved before counting starts).
+        assert!(self.iterations.len() < self.iterations.capacity(), "more iterations than reserved");
+        self.iterations.push((self.ready_this_iteration, self.timers_this_iteration, self.messages_this_iteration));
+        self.ready_this_iteration = 0;
+        self.timers_this_iteration = 0;
+        self.messages_this_iteration = 0;
+    }
+}
+
+/// Spawns a thread running `body` and returns once `body` has started, so that what starting
+/// a thread allocates (std's thread-local bookkeeping; on musl, its TLS destructor list) is
+/// done before counting starts. A counted thread must likewise not exit (see `wait_for`)
+/// until the count is read.
+fn spawn_started(body: impl FnOnce() + Send + 'static) -> thread::JoinHandle<()> {
+    let started = Arc::new(AtomicBool::new(false));
+    let handle = {
+        let started = Arc::clone(&started);
+        thread::spawn(move || {
+            started.store(true, Ordering::Release);
+            body();
+        })
+    };
+    wait_for(&started);
+    handle
+}
+
+fn wait_for(flag: &AtomicBool) {
+    while !flag.load(Ordering::Acquire) {
+        thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// Raises this process's open-file soft limit to at least `fds` (the hard limit allowing).
+fn raise_fd_limit(fds: libc::rlim_t) {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `limit` is a valid rlimit for getrlimit to fill and setrlimit to read.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0, "getrlimit");
+        if limit.rlim_cur < fds {
+            assert!(limit.rlim_max >= fds, "this test needs {fds} open files; the hard limit is {}", limit.rlim_max);
+            limit.rlim_cur = fds;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0, "setrlimit");
+        }
+    }
+}
+
+fn every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocating() {
+    raise_fd_limit((READY_AT_ONCE + 64) as libc::rlim_t);
+    let mut config = EventLoopConfig::new();
+    // Ticks of 200 ms: the timers set below, all 200 ms ahead, share one wheel slot (tick 1
+    // unless the setup took longer), which comes due as a whole: one cascade moves them all
+    // through the wheel's batch buffers into its due queue.
+    config
+        .notify_capacity(QUEUE)
+        .messages_per_tick(MESSAGES_PER_TICK)
+        .timer_capacity(DUE_AT_ONCE + 1)
+        .timer_tick(TIMER_TICK);
+    let mut event_loop = EventLoop::configured(config).unwrap();
+    // Socket pairs registered level-triggered for writability: every poll reports them all,
+    // which fills the events buffer and `ready_tokens`.
+    let sockets: Vec<UnixStream> = (0..READY_AT_ONCE / 2)
+        .flat_map(|_| {
+            let (a, b) = UnixStream::pair().unwrap();
+            [a, b]
+        })
+        .collect();
+    for (i, socket) in sockets.iter().enumerate() {
+        event_loop.register(&EventedFd(&socket.as_raw_fd()), Token(i), EventSet::writable(), PollOpt::level()).unwrap();
+    }
+    let sender = event_loop.channel();
+    let asleep = Arc::new(AtomicBool::new(false));
+    let woken = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::new(AtomicBool::new(false));
+    let waker = {
+        let (sender, asleep, woken, counted) =
+            (sender.clone(), Arc::clone(&asleep), Arc::clone(&woken), Arc::clone(&counted));
+        spawn_started(move || {
+            while !asleep.load(Ordering::Acquire) {
+                thread::sleep(Duration::from_millis(1));
+            }
+            for i in 0..WAKE_UPS {
+                // Give the loop time to fall asleep again.
+                thread::sleep(Duration::from_millis(2));
+                sender.send(i).unwrap();
+                woken.fetch_add(1, Ordering::Release);
+            }
+            wait_for(&counted);
+        })
+    };
+    let mut handler = AtWorkingSize { iterations: Vec::with_capacity(1000), ..AtWorkingSize::default() };
+
+    let before = counting_alloc::allocations();
+    // A full notify queue...
+    let mut queued = 0;
+    while let Ok(()) = sender.send(queued) {
+        queued += 1;
+    }
+    assert!(matches!(sender.send(0), Err(NotifyError::Full(0))));
+    // ...and thousands of timers due in one tick.
+    for i in 0..DUE_AT_ONCE {
+        event_loop.timeout(i as u32, TIMER_TICK).unwrap();
+    }
+    thread::sleep(TIMER_TICK + Duration::from_millis(20));
+    // The first iteration dispatches every ready token, every due timer and a tick's
+    // worth of messages; the next ones drain the queue.
+    for _ in 0..QUEUE.div_ceil(MESSAGES_PER_TICK) {
+        event_loop.run_once(&mut handler, Some(1000)).unwrap();
+    }
+    // Then the loop sleeps and another thread wakes it, again and again.
+    for socket in &sockets {
+        event_loop
+            .reregister(&EventedFd(&socket.as_raw_fd()), Token(0), EventSet::readable(), PollOpt::edge())
+            .unwrap();
+    }
+    asleep.store(true, Ordering::Release);
+    while handler.messages < QUEUE + WAKE_UPS {
+        event_loop.run_once(&mut handler, Some(1000)).unwrap();
+    }
+    let allocations = counting_alloc::allocations() - before;
+    counted.store(true, Ordering::Release);
+    waker.join().unwrap();
+
+    assert_eq!(queued, QUEUE, "the notify queue held its capacity");
+    assert_eq!(
+        handler.iterations[0],
+        (READY_AT_ONCE, DUE_AT_ONCE, MESSAGES_PER_TICK),
+        "the first iteration: (tokens ready, timers fired, messages delivered)"
+    );
+    assert_eq!(handler.timers_fired, DUE_AT_ONCE);
+    assert_eq!(woken.load(Ordering::Acquire), WAKE_UPS);
+    assert_eq!(allocations, 0, "{allocations} allocations from the first iteration on");
+}
+
+/// Runs without libtest (see Cargo.toml): nothing but these tests may allocate meanwhile.
 fn main() {
-    a_warmed_up_loop_allocates_nothing_per_iteration();
-    println!("test a_warmed_up_loop_allocates_nothing_per_iteration ... ok");
+    every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocating();
+    println!("test every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocating ... ok");
+    a_busy_loop_allocates_nothing_from_its_first_iteration();
+    println!("test a_busy_loop_allocates_nothing_from_its_first_iteration ... ok");
 }

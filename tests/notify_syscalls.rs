@@ -1,6 +1,15 @@
 //! Syscalls spent per message, counted by the kernel (`syscw` in `/proc/self/io`, the
 //! process's write-type syscalls): none while the loop is awake, exactly one `write` to wake
 //! a sleeping loop however many threads send. Its own binary, so no other test writes.
+//!
+//! `syscw` sees only write-type calls, so the same code also runs in marked windows
+//! (`support/syscall_window.rs`) in which `ci/syscalls-in-windows.sh` counts every syscall
+//! under `strace`: none in the awake sends, one `write` in all the senders' windows together,
+//! and on the loop's side exactly one `epoll_wait` for the iteration that sleeps and is woken
+//! (the loop never reads its eventfd).
+
+#[path = "support/syscall_window.rs"]
+mod syscall_window;
 
 use readyio::{EventLoop, Handler, Sender};
 use std::sync::{Barrier, Mutex};
@@ -31,9 +40,11 @@ fn sends_to_an_awake_loop_make_no_syscall() {
             if msg == 0 {
                 // The loop is awake while it runs its handler.
                 let before = write_syscalls();
-                for i in 1..=1000 {
-                    self.sender.send(i).unwrap();
-                }
+                syscall_window::window("notify-awake-sends", || {
+                    for i in 1..=1000 {
+                        self.sender.send(i).unwrap();
+                    }
+                });
                 self.writes_during_sends = Some(write_syscalls() - before);
             }
             if self.received == 1001 {
@@ -73,7 +84,7 @@ fn waking_a_sleeping_loop_takes_exactly_one_write() {
         sender_tx.send(event_loop.channel()).unwrap();
         let mut handler = Count(0);
         // One iteration: it sleeps until woken, then never sleeps again.
-        event_loop.run_once(&mut handler, Some(10_000)).unwrap();
+        syscall_window::window("notify-woken-iteration", || event_loop.run_once(&mut handler, Some(10_000)).unwrap());
         // Keep the loop (and so the channel) open until the senders are done.
         done_rx.recv().unwrap();
         handler.0
@@ -88,9 +99,11 @@ fn waking_a_sleeping_loop_takes_exactly_one_write() {
             let barrier = &barrier;
             s.spawn(move || {
                 barrier.wait();
-                for i in 0..100 {
-                    sender.send(t * 100 + i).unwrap();
-                }
+                syscall_window::window("notify-sends-to-a-sleeping-loop", || {
+                    for i in 0..100 {
+                        sender.send(t * 100 + i).unwrap();
+                    }
+                });
             });
         }
     });

@@ -4,8 +4,10 @@
 //! Reports ns per message (one read of 64 bytes plus one write) and the ratio to raw epoll.
 //!
 //! Every contender uses std's `TcpStream` for the reads and writes, edge-triggered read
-//! interest, and reads until it has the 64 bytes or `WouldBlock`, so only the polling
-//! layer differs. `READYIO_BENCH_QUICK=1` runs a few seconds.
+//! interest (raw epoll requests `EPOLLIN | EPOLLRDHUP | EPOLLET`, exactly what readyio and
+//! mio request for it), and reads until it has the 64 bytes or `WouldBlock`, so only the
+//! polling layer differs. Contenders run interleaved, in an order rotated every sample.
+//! `READYIO_BENCH_QUICK=1` runs a few seconds.
 // Its floor is raw epoll, so it measures on Linux only; elsewhere it compiles to a stub.
 #![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
 
@@ -97,7 +99,9 @@ fn raw_epoll(k: usize, messages: u64) -> Sample {
     // SAFETY: plain libc calls on fds owned here (the epoll fd is closed at the end).
     let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     for (i, s) in pp.streams.iter().enumerate() {
-        let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLET) as u32, u64: i as u64 };
+        // What readyio (src/sys/epoll.rs) and mio request for edge-triggered read interest.
+        let mut ev =
+            libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32, u64: i as u64 };
         // SAFETY: `ev` outlives the call; the fd is open.
         assert_eq!(unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, s.as_raw_fd(), &mut ev) }, 0);
     }
@@ -203,9 +207,12 @@ fn main() {
     {
         let mut ns: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
         let mut allocs: Vec<f64> = vec![0.0; contenders.len()];
-        for _ in 0..samples {
-            for (i, (_, run)) in contenders.iter().enumerate() {
-                let (t, a) = run(k, messages);
+        for sample in 0..samples {
+            // A different contender goes first each sample, so none keeps a position that
+            // periodic noise could favour.
+            for turn in 0..contenders.len() {
+                let i = (sample + turn) % contenders.len();
+                let (t, a) = (contenders[i].1)(k, messages);
                 ns[i].push(t);
                 allocs[i] = allocs[i].max(a);
             }
@@ -220,7 +227,7 @@ fn main() {
             })
             .collect();
         print_table(
-            &format!("TCP ping-pong, K = {k} connections, {MSG}-byte messages, {messages} messages per run (median of {samples})"),
+            &format!("TCP ping-pong, K = {k} connections, {MSG}-byte messages, {messages} messages per run (median of {samples}, order rotated per sample)"),
             "ns/message",
             "raw epoll (libc)",
             &rows,

@@ -1,6 +1,10 @@
 //! The notify channel: throughput from 1 and 4 producer threads, wake-up latency of a
 //! sleeping loop, and write syscalls per message, against mio 1.x's `Waker` plus a
-//! `crossbeam-channel` (the usual way to feed a mio loop) and a raw eventfd.
+//! `crossbeam-channel` and a raw eventfd. mio + crossbeam runs twice: waking the loop after
+//! every send (the usual way to feed a mio loop), and with readyio's own wake/sleep protocol
+//! (a sender wakes the loop only when it is asleep, see `SleepAwareChannel`), so the table
+//! shows how much of readyio's lead is the protocol and how much the implementation.
+//! Contenders run interleaved, in an order rotated every sample.
 //!
 //! `READYIO_BENCH_QUICK=1` runs a few seconds. `READYIO_BENCH_NOTIFY=self-send` runs only
 //! a loop sending 1M messages to itself (awake), for `strace -c -f`;
@@ -12,7 +16,7 @@ mod support;
 
 use readyio::{EventLoop, Handler, NotifyError, Sender};
 use std::hint::spin_loop;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -29,6 +33,68 @@ fn write_syscalls() -> u64 {
 }
 
 const CAPACITY: usize = 4096;
+/// Messages a loop delivers per poll: `EventLoopConfig`'s default `messages_per_tick`, which
+/// the sleep-aware mio loop copies.
+const MESSAGES_PER_TICK: usize = 256;
+
+// ---- readyio's wake/sleep protocol on mio + crossbeam ----------------------------------
+
+const AWAKE: u8 = 0;
+const SLEEPING: u8 = 1;
+
+/// readyio's wake/sleep protocol (`src/event_loop/notify.rs`: the same atomics and fences)
+/// on mio's `Waker` and a bounded crossbeam channel: a sender writes to the eventfd only
+/// when the loop has announced it is about to block, and then only the first such sender.
+/// Its loop is `EventLoop`'s: poll (without blocking if messages wait), then deliver up to
+/// `MESSAGES_PER_TICK` messages. Against wake-every-send it measures the protocol; readyio
+/// against it measures the implementation.
+struct SleepAwareChannel {
+    state: AtomicU8,
+    waker: mio::Waker,
+    tx: crossbeam_channel::Sender<u64>,
+    rx: crossbeam_channel::Receiver<u64>,
+}
+
+impl SleepAwareChannel {
+    fn new(poll: &mio::Poll) -> Arc<SleepAwareChannel> {
+        let (tx, rx) = crossbeam_channel::bounded(CAPACITY);
+        let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
+        Arc::new(SleepAwareChannel { state: AtomicU8::new(AWAKE), waker, tx, rx })
+    }
+
+    /// `Sender::send`: queue, then wake the loop only if it is asleep.
+    fn try_send(&self, msg: u64) -> Result<(), u64> {
+        self.tx.try_send(msg).map_err(crossbeam_channel::TrySendError::into_inner)?;
+        fence(Ordering::SeqCst);
+        if self.state.load(Ordering::Relaxed) == SLEEPING
+            && self.state.compare_exchange(SLEEPING, AWAKE, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        {
+            self.waker.wake().unwrap();
+        }
+        Ok(())
+    }
+
+    fn send_retrying(&self, mut msg: u64) {
+        while let Err(back) = self.try_send(msg) {
+            msg = back;
+            spin_loop();
+        }
+    }
+
+    /// One iteration of the loop's polling: it may block only if no message waits.
+    fn poll(&self, poll: &mut mio::Poll, events: &mut mio::Events) {
+        self.state.store(SLEEPING, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let timeout = if self.rx.is_empty() {
+            None
+        } else {
+            self.state.store(AWAKE, Ordering::Relaxed);
+            Some(Duration::ZERO)
+        };
+        poll.poll(events, timeout).unwrap();
+        self.state.store(AWAKE, Ordering::Release);
+    }
+}
 
 // ---- throughput ------------------------------------------------------------------------
 
@@ -140,25 +206,82 @@ fn mio_crossbeam_throughput(producers: usize, total: u64) -> (f64, f64) {
     (total as f64 / elapsed.as_secs_f64(), writes as f64 / total as f64)
 }
 
+/// The same, with readyio's wake/sleep protocol on mio + crossbeam (`SleepAwareChannel`).
+fn mio_crossbeam_sleep_aware_throughput(producers: usize, total: u64) -> (f64, f64) {
+    let mut poll = mio::Poll::new().unwrap();
+    let channel = SleepAwareChannel::new(&poll);
+    let barrier = Arc::new(Barrier::new(producers + 1));
+    let handles: Vec<_> = (0..producers)
+        .map(|_| {
+            let channel = Arc::clone(&channel);
+            let barrier = Arc::clone(&barrier);
+            let per = total / producers as u64;
+            thread::spawn(move || {
+                barrier.wait();
+                for i in 0..per {
+                    channel.send_retrying(i);
+                }
+            })
+        })
+        .collect();
+    let mut events = mio::Events::with_capacity(1024);
+    let mut received = 0u64;
+    let writes = write_syscalls();
+    barrier.wait();
+    let start = Instant::now();
+    while received < total {
+        channel.poll(&mut poll, &mut events);
+        for _ in 0..MESSAGES_PER_TICK {
+            if channel.rx.try_recv().is_err() {
+                break;
+            }
+            received += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    let writes = write_syscalls() - writes;
+    (total as f64 / elapsed.as_secs_f64(), writes as f64 / total as f64)
+}
+
+const WAKE_EVERY_SEND: &str = "mio Waker + crossbeam, wake every send";
+const WAKE_SLEEPING_ONLY: &str = "mio Waker + crossbeam, wake only a sleeping loop";
+
 fn throughput() {
     let total: u64 = if quick() { 200_000 } else { 2_000_000 };
     let samples = if quick() { 3 } else { 7 };
-    println!("\n### Notify throughput: {total} u64 messages, queue capacity {CAPACITY} (median of {samples})\n");
-    println!("| producers | contender | Mmsg/s | ratio to mio+crossbeam | write syscalls/msg |");
-    println!("|---:|---|---:|---:|---:|");
+    type Run = fn(usize, u64) -> (f64, f64);
+    let contenders: [(&str, Run); 3] = [
+        ("readyio Sender", readyio_throughput),
+        (WAKE_EVERY_SEND, mio_crossbeam_throughput),
+        (WAKE_SLEEPING_ONLY, mio_crossbeam_sleep_aware_throughput),
+    ];
+    println!(
+        "\n### Notify throughput: {total} u64 messages, queue capacity {CAPACITY} (median of {samples}, order rotated per sample)\n"
+    );
+    println!("| producers | contender | Mmsg/s | ratio to wake every send | ratio to wake only a sleeping loop | write syscalls/msg |");
+    println!("|---:|---|---:|---:|---:|---:|");
     for producers in [1usize, 4] {
-        let (mut ours, mut theirs, mut our_w, mut their_w) = (vec![], vec![], vec![], vec![]);
-        for _ in 0..samples {
-            let (rate, w) = readyio_throughput(producers, total);
-            ours.push(rate);
-            our_w.push(w);
-            let (rate, w) = mio_crossbeam_throughput(producers, total);
-            theirs.push(rate);
-            their_w.push(w);
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
+        let mut writes: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
+        for sample in 0..samples {
+            for turn in 0..contenders.len() {
+                let i = (sample + turn) % contenders.len();
+                let (rate, w) = (contenders[i].1)(producers, total);
+                rates[i].push(rate);
+                writes[i].push(w);
+            }
         }
-        let (o, t) = (median(&mut ours), median(&mut theirs));
-        println!("| {producers} | readyio Sender | {:.2} | {:.2} | {:.4} |", o / 1e6, o / t, median(&mut our_w));
-        println!("| {producers} | mio Waker + crossbeam | {:.2} | 1.00 | {:.4} |", t / 1e6, median(&mut their_w));
+        let medians: Vec<f64> = rates.iter_mut().map(|r| median(r)).collect();
+        for (i, (name, _)) in contenders.iter().enumerate() {
+            println!(
+                "| {producers} | {name} | {:.2} | {:.2} | {:.2} | {:.4} |",
+                medians[i] / 1e6,
+                medians[i] / medians[1],
+                medians[i] / medians[2],
+                median(&mut writes[i])
+            );
+        }
     }
 }
 
@@ -246,7 +369,31 @@ fn mio_latency(rounds: usize) -> Vec<f64> {
     latencies
 }
 
+fn mio_sleep_aware_latency(rounds: usize) -> Vec<f64> {
+    let base = Instant::now();
+    let mut poll = mio::Poll::new().unwrap();
+    let channel = SleepAwareChannel::new(&poll);
+    let delivered = Arc::new(AtomicU64::new(0));
+    let sender = {
+        let (channel, delivered) = (Arc::clone(&channel), Arc::clone(&delivered));
+        thread::spawn(move || wake_rounds(rounds, &delivered, || channel.send_retrying(stamp(base))))
+    };
+    let mut events = mio::Events::with_capacity(64);
+    let mut latencies = Vec::with_capacity(rounds);
+    while latencies.len() < rounds {
+        channel.poll(&mut poll, &mut events);
+        while let Ok(sent) = channel.rx.try_recv() {
+            latencies.push((stamp(base) - sent) as f64 / 1000.0);
+            delivered.fetch_add(1, Ordering::Release);
+        }
+    }
+    sender.join().unwrap();
+    latencies
+}
+
 /// The floor: a thread in `epoll_wait` on an edge-triggered eventfd, woken by one `write`.
+/// It registers the eventfd as readyio (and mio) register their wakers: readable,
+/// edge-triggered, which epoll.rs turns into `EPOLLIN | EPOLLRDHUP | EPOLLET`.
 #[cfg(target_os = "linux")]
 fn raw_eventfd_latency(rounds: usize) -> Vec<f64> {
     let base = Instant::now();
@@ -254,7 +401,7 @@ fn raw_eventfd_latency(rounds: usize) -> Vec<f64> {
     let (epfd, efd) = unsafe {
         let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
         let efd = libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC);
-        let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLET) as u32, u64: 0 };
+        let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32, u64: 0 };
         assert_eq!(libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, efd, &mut ev), 0);
         (epfd, efd)
     };
@@ -295,21 +442,25 @@ fn latency() {
     let rounds = if quick() { 200 } else { 1000 };
     let samples = if quick() { 3 } else { 7 };
     type Run = fn(usize) -> Vec<f64>;
-    let contenders: [(&str, Run); 3] = [
+    let contenders: [(&str, Run); 4] = [
         ("raw eventfd + epoll_wait", raw_eventfd_latency),
         ("readyio Sender", readyio_latency),
-        ("mio Waker + crossbeam", mio_latency),
+        (WAKE_EVERY_SEND, mio_latency),
+        (WAKE_SLEEPING_ONLY, mio_sleep_aware_latency),
     ];
     let mut all: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     let mut medians: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
-    for _ in 0..samples {
-        for (i, (_, run)) in contenders.iter().enumerate() {
-            let mut l = run(rounds);
+    for sample in 0..samples {
+        for turn in 0..contenders.len() {
+            let i = (sample + turn) % contenders.len();
+            let mut l = (contenders[i].1)(rounds);
             medians[i].push(median(&mut l));
             all[i].extend(l);
         }
     }
-    println!("\n### Wake-up latency of a sleeping loop: send to delivery, {samples} x {rounds} wake-ups\n");
+    println!(
+        "\n### Wake-up latency of a sleeping loop: send to delivery, {samples} x {rounds} wake-ups (order rotated per sample)\n"
+    );
     println!("| contender | median µs | p99 µs | ratio of medians to raw eventfd |");
     println!("|---|---:|---:|---:|");
     let base = median(&mut medians[0].clone());

@@ -25,16 +25,21 @@
 mod config;
 mod handler;
 mod notify;
+mod sync;
 mod timer_wheel;
 
 pub use config::EventLoopConfig;
 pub use handler::Handler;
 pub use notify::{NotifyError, Sender};
+/// The loop's end of the notify channel and its waker trait, for the loom model only.
+#[cfg(loom)]
+pub use notify::{Receiver, Wake};
 
 use crate::readiness::event::{EventSet, PollOpt};
 use crate::readiness::evented::Evented;
 use crate::readiness::poll::{Poll, DEFAULT_EVENTS_CAPACITY};
 use crate::readiness::token::Token;
+#[cfg(not(loom))]
 use notify::Receiver;
 use std::error::Error;
 use std::fmt;

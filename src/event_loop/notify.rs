@@ -4,7 +4,9 @@
 //! (`crossbeam_queue::ArrayQueue`), so sending never allocates and a full queue hands the
 //! message back ([`NotifyError::Full`]). A sender wakes the loop with the platform
 //! [`Waker`] only when the loop is asleep in `poll`: a send to a loop that is awake makes
-//! **no syscall**, a send to a sleeping loop exactly one `write`.
+//! **no syscall**, a send to a sleeping loop exactly one `write`. (Senders that collide on
+//! the queue retry, and the queue's backoff yields the CPU, `sched_yield`, after a few
+//! failed attempts: a cost of contention between senders, never of the wake-up protocol.)
 //!
 //! # The wake/sleep protocol
 //!
@@ -56,29 +58,45 @@
 //! `Closed(Some(msg))`. A send racing with the drop may still enqueue its message, which
 //! is then dropped with the queue, as any message the loop had not yet delivered.
 //!
-//! `tests/notify_loom.rs` checks this argument with a loom model of the protocol (every
-//! interleaving of senders and a loop going to sleep; it fails if the fences are removed),
-//! and `tests/notify_stress.rs` runs the real channel with producers that wait for every
-//! message to be delivered, so a lost wake-up shows up as a poll that sleeps to its timeout.
+//! **Checked by loom.** Every atomic, fence and `Arc` here comes from `sync.rs`, which is
+//! `std` normally and [loom](https://docs.rs/loom) under `--cfg loom` (with a loom model of
+//! the queue, see there), and the waker is any [`Wake`]. So `tests/notify_loom.rs` runs this
+//! very file, with a model of the eventfd for a waker, under every interleaving of senders and
+//! a loop that goes to sleep again and again; a lost wake-up shows there as a loop blocked
+//! forever, an extra write as more writes than sleeps. Removing either fence makes it fail.
+//! `tests/notify_stress.rs` runs the real channel with producers that wait for every message
+//! to be delivered, so a lost wake-up shows up as a poll that sleeps to its timeout.
 
+use super::sync::{fence, Arc, ArrayQueue, AtomicU8, Ordering};
 use crate::sys::Waker;
-use crossbeam_queue::ArrayQueue;
 use std::error::Error;
 use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 const AWAKE: u8 = 0;
 const SLEEPING: u8 = 1;
 const CLOSED: u8 = 2;
 
+/// How a sender wakes a sleeping loop: the loop's selector [`Waker`] (one `write`), or a
+/// model of it in the loom tests. Called only when the loop is asleep, so the dynamic call
+/// costs nothing beside the syscall it makes.
+pub trait Wake: Send + Sync {
+    /// Ends the loop's blocking poll, or the next one if it has not started yet.
+    fn wake(&self) -> io::Result<()>;
+}
+
+impl Wake for Waker {
+    fn wake(&self) -> io::Result<()> {
+        Waker::wake(self)
+    }
+}
+
 /// What the loop and all its senders share.
 struct Shared<M> {
     queue: ArrayQueue<M>,
     state: AtomicU8,
-    waker: Waker,
+    waker: Box<dyn Wake>,
 }
 
 /// Sends messages to an [`EventLoop`](crate::EventLoop) from any thread; the loop's
@@ -130,7 +148,9 @@ impl<M: Send> Sender<M> {
 }
 
 /// The loop's end of the channel. Dropping it closes the channel.
-pub(crate) struct Receiver<M> {
+///
+/// (Public only to the loom model, under `--cfg loom`; the module is private otherwise.)
+pub struct Receiver<M> {
     shared: Arc<Shared<M>>,
 }
 
@@ -139,28 +159,29 @@ impl<M> Receiver<M> {
     /// (made by the loop's selector, which reports its wake-ups as `Token::RESERVED`).
     ///
     /// `OutOfMemory` if the queue's storage cannot be allocated.
-    pub(crate) fn new(capacity: usize, waker: Waker) -> io::Result<Receiver<M>> {
+    pub fn new(capacity: usize, waker: impl Wake + 'static) -> io::Result<Receiver<M>> {
         let capacity = capacity.max(1);
         // `ArrayQueue::new` has no fallible form: a size whose bytes overflow panics
         // ("capacity overflow") and one the allocator refuses aborts the process. So the
         // same storage (a slot is a stamp word and a message) is reserved first and given
         // back: whatever the allocator refuses is an error here instead.
-        let mut probe: Vec<(AtomicUsize, MaybeUninit<M>)> = Vec::new();
+        let mut probe: Vec<(std::sync::atomic::AtomicUsize, MaybeUninit<M>)> = Vec::new();
         probe
             .try_reserve_exact(capacity)
             .map_err(|e| crate::sys::reserve_error(format_args!("a notify queue of {capacity} messages"), e))?;
         drop(probe);
-        let shared = Shared { queue: ArrayQueue::new(capacity), state: AtomicU8::new(AWAKE), waker };
+        let shared = Shared { queue: ArrayQueue::new(capacity), state: AtomicU8::new(AWAKE), waker: Box::new(waker) };
         Ok(Receiver { shared: Arc::new(shared) })
     }
 
-    pub(crate) fn sender(&self) -> Sender<M> {
+    /// A new sender to this loop.
+    pub fn sender(&self) -> Sender<M> {
         Sender { shared: Arc::clone(&self.shared) }
     }
 
     /// L1-L3: announces that the loop is about to block. Returns `false` (and stays
     /// awake) if messages are already waiting, in which case the poll must not block.
-    pub(crate) fn prepare_to_sleep(&self) -> bool {
+    pub fn prepare_to_sleep(&self) -> bool {
         let shared = &*self.shared;
         shared.state.store(SLEEPING, Ordering::Relaxed);
         fence(Ordering::SeqCst);
@@ -173,12 +194,12 @@ impl<M> Receiver<M> {
     }
 
     /// L4: the poll returned; senders no longer need to wake the loop.
-    pub(crate) fn awake(&self) {
+    pub fn awake(&self) {
         self.shared.state.store(AWAKE, Ordering::Release);
     }
 
     /// The next message, if any.
-    pub(crate) fn try_recv(&self) -> Option<M> {
+    pub fn try_recv(&self) -> Option<M> {
         self.shared.queue.pop()
     }
 }
