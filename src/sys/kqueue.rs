@@ -1,4 +1,6 @@
-//! The kqueue selector (macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly).
+//! The kqueue selector (macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly; and Linux under
+//! `--cfg readyio_libkqueue`, over libkqueue, which is how it runs on this project's machines:
+//! `ci/test-libkqueue.sh`).
 //!
 //! kqueue watches (fd, filter) pairs, not fds: readable interest is an `EVFILT_READ` knote,
 //! writable an `EVFILT_WRITE` one, and the kernel reports each filter separately. This file
@@ -263,15 +265,15 @@ pub(crate) fn coalesce(events: &mut [Readiness]) -> usize {
     last + 1
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(any(not(any(target_os = "linux", target_os = "android")), readyio_libkqueue))]
 pub(crate) use imp::{Selector, SelectorEvents};
 // For `sys/waker_kqueue.rs`, on the systems whose waker is an `EVFILT_USER` knote.
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", readyio_libkqueue))]
 pub(crate) use imp::{receipt, waker_registration, waker_trigger};
 
 // `u32::from(flags)` and `as` casts look redundant on NetBSD, whose kevent fields are
 // already `u32`, and are needed everywhere else (`u16`, `i16`).
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(any(not(any(target_os = "linux", target_os = "android")), readyio_libkqueue))]
 #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
 mod imp {
     use super::super::bindings as c;
