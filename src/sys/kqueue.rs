@@ -281,9 +281,9 @@ mod imp {
     use super::super::{cvt, cvt_retry, Interest, Readiness, Trigger};
     use super::{coalesce, filter_bits};
     use std::io;
-    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+    use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Mutex, MutexGuard};
+    use std::sync::{Arc, Mutex, MutexGuard};
     use std::time::Duration;
 
     #[cfg(not(target_pointer_width = "64"))]
@@ -302,7 +302,9 @@ mod imp {
     /// A kqueue instance and the table of what it watches.
     #[derive(Debug)]
     pub(crate) struct Selector {
-        kq: OwnedFd,
+        /// Shared with the selector's `EVFILT_USER` waker (`sys/waker_kqueue.rs`), which
+        /// triggers its knote through this very fd, not a duplicate: see `Selector::shared_kqueue`.
+        kq: Arc<OwnedFd>,
         // Locked only by registration calls (`&self`, like epoll's), never by `select`.
         registrations: Mutex<Vec<Registration>>,
         // How many fds have both filters registered: only their results can need merging,
@@ -356,7 +358,21 @@ mod imp {
             // SAFETY: `kqueue` takes no arguments.
             let kq = owned(cvt(unsafe { c::kqueue() })?);
             super::super::fd::set_cloexec(kq.as_fd())?;
-            Ok(Selector { kq, registrations: Mutex::new(Vec::new()), both_filters: AtomicUsize::new(0) })
+            Ok(Selector { kq: Arc::new(kq), registrations: Mutex::new(Vec::new()), both_filters: AtomicUsize::new(0) })
+        }
+
+        /// The selector's kqueue fd itself, for its `EVFILT_USER` waker, which shares it
+        /// (`sys/waker_kqueue.rs`): the kqueue is closed when the last of the two is dropped.
+        ///
+        /// Shared rather than duplicated, on every kqueue system: libkqueue (the userspace
+        /// kqueue that runs this backend on Linux, `--cfg readyio_libkqueue`) knows a kqueue
+        /// only by its fd number, so a `dup` of it is no kqueue there (`ENOENT`); on the
+        /// kernels a duplicate would work, but would cost an fd per event loop and a syscall
+        /// per loop created, and would be a second code path that never runs on this
+        /// project's machines. One `Arc` allocated per selector is the price.
+        #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", readyio_libkqueue))]
+        pub(crate) fn shared_kqueue(&self) -> Arc<OwnedFd> {
+            Arc::clone(&self.kq)
         }
 
         fn table(&self) -> MutexGuard<'_, Vec<Registration>> {
@@ -506,12 +522,6 @@ mod imp {
                 events.ready.truncate(kept);
             }
             Ok(())
-        }
-    }
-
-    impl AsFd for Selector {
-        fn as_fd(&self) -> BorrowedFd<'_> {
-            self.kq.as_fd()
         }
     }
 
