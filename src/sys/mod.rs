@@ -30,10 +30,11 @@
 //!
 //! kqueue meets the contract with these differences, each explained in `kqueue.rs`: oneshot
 //! disarms each filter (read, write) separately, not the whole fd; an fd registered with an
-//! empty interest reports nothing (epoll still reports hup and error); adding an fd whose
-//! oneshot registrations have all fired succeeds (epoll: `EEXIST`); `modify` always re-creates
-//! the registration, so readiness already there is reported again (as `EPOLL_CTL_MOD` does);
-//! only 64-bit targets are supported.
+//! empty interest reports nothing (epoll still reports hup and error); `modify` always
+//! re-creates the registration, so readiness already there is reported again (as
+//! `EPOLL_CTL_MOD` does); only 64-bit targets are supported. Its `EEXIST` comes from its own
+//! table of what it added, checked against a witness knote in a second kqueue for fds closed
+//! since, never from a kernel lookup of the registration itself, which would disturb it.
 
 #![allow(unsafe_code)]
 
