@@ -39,9 +39,9 @@
 //!   it is active; xnu 11417 (`bsd/kern/kern_event.c`, `kevent_register`, "regular update
 //!   of a knote (touch)") calls the filter's `f_touch`, for sockets `filt_sortouch` and
 //!   `filt_sowtouch` in `uipc_socket.c`, which store `fflags`/`data` and re-evaluate, stores
-//!   `udata` and activates the knote if the filter says so (`knote_apply_touch`); NetBSD 10
-//!   (`sys/kern/kern_event.c` 1.148, `kqueue_register`) stores `udata`, `fflags` and `data`
-//!   and calls `filter_event` then `knote_activate`. All three deactivate an `EV_CLEAR`
+//!   `udata` and activates the knote if the filter says so (`knote_apply_touch`); NetBSD
+//!   (`sys/kern/kern_event.c` rev. 1.148, 2023, `kqueue_register`) stores `udata`, `fflags`
+//!   and `data` and calls `filter_event` then `knote_activate`. All three deactivate an `EV_CLEAR`
 //!   knote when they deliver its event, so such a change re-queues an edge-triggered knote
 //!   whose condition still holds (unread data, room to write): one spurious event after a
 //!   refused double `register`, and an `fflags`/`data` rewrite besides. Level-triggered and
