@@ -26,6 +26,12 @@
 /* GNU extensions, declared here instead of defining _GNU_SOURCE (see above). */
 int pipe2(int pipefd[2], int flags);
 int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+
+#if defined(READYIO_LIBKQUEUE)
+/* The kqueue backend run on Linux over libkqueue (build.rs, `--cfg readyio_libkqueue`):
+ * libkqueue's own <sys/event.h>, found in its build folder. */
+#include <sys/event.h>
+#endif
 #else
 /* macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly: kqueue. */
 #include <sys/event.h>

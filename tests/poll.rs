@@ -101,6 +101,85 @@ fn registering_the_same_fd_twice_is_already_exists() {
     assert_eq!(err.kind(), ErrorKind::AlreadyExists);
 }
 
+/// A refused second `register` leaves the first registration exactly as it was: no extra
+/// event, same token. On FreeBSD, macOS and NetBSD any change that names a live knote
+/// without `EV_DELETE` runs the kernel's modify path, which re-queues an `EV_CLEAR` knote
+/// whose condition still holds: readyio must learn "already registered" without one.
+#[test]
+fn a_refused_second_register_delivers_no_extra_event_and_keeps_the_first() {
+    let (mut a, b) = pair();
+    let mut poll = Poll::new().unwrap();
+    let both = EventSet::readable() | EventSet::writable();
+    poll.register(&b, Token(1), both, PollOpt::edge()).unwrap();
+    a.write_all(b"unread").unwrap();
+    let first = poll_events(&mut poll);
+    assert!(first.iter().any(|e| e.token == Token(1) && e.kind.is_readable() && e.kind.is_writable()), "{first:?}");
+
+    // The data stays unread and the send buffer empty: both conditions still hold.
+    for (interest, opts) in [(both, PollOpt::edge()), (EventSet::readable(), PollOpt::level())] {
+        let err = poll.register(&b, Token(2), interest, opts).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    }
+    poll.poll_timeout(Some(Duration::ZERO)).unwrap();
+    let extra: Vec<IoEvent> = poll.events().collect();
+    assert!(extra.is_empty(), "a refused register raised {extra:?}");
+
+    a.write_all(b"more").unwrap();
+    let next = poll_events(&mut poll);
+    assert!(!next.is_empty() && next.iter().all(|e| e.token == Token(1)), "the first registration goes on: {next:?}");
+}
+
+/// As with epoll, a fd stays registered until it is deregistered, even when its oneshot
+/// event has fired (kqueue then holds no knote for it) or when its interest is empty (kqueue
+/// never held one).
+#[test]
+fn an_fd_stays_registered_after_its_oneshot_event_and_with_an_empty_interest() {
+    let (mut a, b) = pair();
+    let mut poll = Poll::new().unwrap();
+    poll.register(&b, Token(1), EventSet::readable(), PollOpt::edge() | PollOpt::oneshot()).unwrap();
+    a.write_all(b"x").unwrap();
+    assert!(readable_for(&poll_events(&mut poll), Token(1)));
+    let err = poll.register(&b, Token(2), EventSet::readable(), PollOpt::edge()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists, "after the oneshot event");
+
+    poll.reregister(&b, Token(3), EventSet::none(), PollOpt::edge()).unwrap();
+    let err = poll.register(&b, Token(4), EventSet::readable(), PollOpt::edge()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists, "with an empty interest");
+    poll.deregister(&b).unwrap();
+    // A failed call leaves errno set on this thread: registering anew must not depend on it.
+    let mut b = b;
+    assert_eq!(b.read(&mut [0u8; 8]).unwrap(), 1);
+    assert_eq!(b.read(&mut [0u8; 8]).unwrap_err().kind(), ErrorKind::WouldBlock);
+    poll.register(&b, Token(5), EventSet::readable(), PollOpt::level()).unwrap();
+    a.write_all(b"y").unwrap();
+    assert!(readable_for(&poll_events(&mut poll), Token(5)), "registered anew after deregister");
+}
+
+/// An fd closed while registered (here replaced in place by `dup2`, so that no other thread
+/// can take its number in between) is forgotten by the kernel: its number, now another open
+/// file, registers again without `AlreadyExists`, and only the new file's events arrive.
+#[test]
+fn an_fd_number_closed_while_registered_registers_again_for_its_new_file() {
+    use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+    let (_a, b) = pair();
+    let (mut c, d) = pair();
+    let mut poll = Poll::new().unwrap();
+    poll.register(&b, Token(1), EventSet::readable(), PollOpt::edge()).unwrap();
+    let number = b.into_raw_fd();
+    // SAFETY: `number` is owned here (taken from `b`); dup2 closes its file and puts d's
+    // socket in its place, atomically; `reused` then owns it.
+    let reused = unsafe {
+        assert_eq!(libc::dup2(d.as_raw_fd(), number), number);
+        Io::from_raw_fd(number)
+    };
+    drop(d);
+    poll.register(&reused, Token(2), EventSet::readable(), PollOpt::edge()).unwrap();
+    c.write_all(b"new").unwrap();
+    let events = poll_events(&mut poll);
+    assert!(readable_for(&events, Token(2)), "{events:?}");
+    assert!(events.iter().all(|e| e.token == Token(2)), "{events:?}");
+}
+
 #[test]
 fn reregistering_an_unregistered_fd_is_not_found() {
     let (_a, b) = pair();

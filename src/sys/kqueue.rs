@@ -1,4 +1,6 @@
-//! The kqueue selector (macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly).
+//! The kqueue selector (macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly; and Linux under
+//! `--cfg readyio_libkqueue`, over libkqueue, which is how it runs on this project's machines:
+//! `ci/test-libkqueue.sh`).
 //!
 //! kqueue watches (fd, filter) pairs, not fds: readable interest is an `EVFILT_READ` knote,
 //! writable an `EVFILT_WRITE` one, and the kernel reports each filter separately. This file
@@ -18,21 +20,47 @@
 //! # Where this differs from epoll, and why
 //!
 //! * **Double registration.** `EV_ADD` on a watched fd silently modifies it, so the kernel
-//!   cannot say `EEXIST`. The selector keeps a table of what it registered; when the table
-//!   says "watched", an `add` first asks the kernel whether a knote still exists (a change
-//!   with no action flag, which only looks the knote up), because the fd may have been
-//!   closed (kqueue drops its knotes) and its number reused. A live knote gives `EEXIST`.
+//!   cannot say `EEXIST`: the selector keeps a table of what it added, and refuses an `add`
+//!   of an fd the table says is watched. The table alone cannot see `close`: closing an fd
+//!   drops all its knotes, in every kqueue of the process, and its number may then come back
+//!   as another open file, which must register like any new fd (as with epoll). So each
+//!   watched fd also has a *witness*: a disabled knote in a second, private kqueue that no
+//!   one waits on. An `add` the table would refuse first deletes and re-adds the witness
+//!   (one `kevent` call on the witness kqueue): deleted means the fd is the file that was
+//!   added, `EEXIST`; missing (`ENOENT`) means it was closed since, and the add proceeds.
+//!   A fresh `add` costs one more `kevent` call (the witness); `delete`, `modify` and
+//!   `select` cost nothing more, and a selector holds two kqueue fds.
+//!
+//!   The selector's own knotes are never used for that question, because no kernel can look
+//!   a knote up without touching it. A change naming a live knote without `EV_DELETE` (even
+//!   one with no action flag but `EV_RECEIPT`, which is what readyio used to send) runs the
+//!   modify path on it: FreeBSD 14 (`sys/kern/kern_event.c`, `kqueue_register`) stores its
+//!   `udata`, `fflags` and `data`, then calls the filter's `f_event` and queues the knote if
+//!   it is active; xnu 11417 (`bsd/kern/kern_event.c`, `kevent_register`, "regular update
+//!   of a knote (touch)") calls the filter's `f_touch`, for sockets `filt_sortouch` and
+//!   `filt_sowtouch` in `uipc_socket.c`, which store `fflags`/`data` and re-evaluate, stores
+//!   `udata` and activates the knote if the filter says so (`knote_apply_touch`); NetBSD
+//!   (`sys/kern/kern_event.c` rev. 1.148, 2023, `kqueue_register`) stores `udata`, `fflags`
+//!   and `data` and calls `filter_event` then `knote_activate`. All three deactivate an `EV_CLEAR`
+//!   knote when they deliver its event, so such a change re-queues an edge-triggered knote
+//!   whose condition still holds (unread data, room to write): one spurious event after a
+//!   refused double `register`, and an `fflags`/`data` rewrite besides. Level-triggered and
+//!   oneshot knotes would be queued anyway; edge is readyio's default. The witness is
+//!   disabled, so re-adding it queues nothing, and it is in a kqueue no one waits on.
+//!   `a_refused_second_register_delivers_no_extra_event_and_keeps_the_first`
+//!   (tests/poll.rs) pins this on the real kernels in CI (libkqueue, where this backend
+//!   runs on Linux, cannot show the re-queue: its socket filters' `kn_modify` never re-arm).
 //! * **Oneshot is per filter.** `EV_ONESHOT` deletes one knote after it fires: with read and
 //!   write interest, the other filter stays armed and may report in a later poll, where
-//!   `EPOLLONESHOT` disarms the whole fd. Re-arming is the same (`modify`). Adding an fd
-//!   whose every oneshot knote has fired succeeds (kqueue forgot it), where epoll says
-//!   `EEXIST`; deleting it succeeds on both.
+//!   `EPOLLONESHOT` disarms the whole fd. Re-arming is the same (`modify`). As with epoll, an
+//!   fd whose oneshot knotes have all fired stays registered (`add` says `EEXIST`) until
+//!   `delete`, which succeeds.
 //! * **Modify re-creates the knotes** (delete, then add, in one `kevent` call): FreeBSD keeps
 //!   a knote's `EV_CLEAR`/`EV_ONESHOT` from its first `EV_ADD`, so changing the trigger needs
 //!   a fresh knote. Like `EPOLL_CTL_MOD`, it reports readiness that is already there.
-//! * **Empty interest** registers no knote at all, so such an fd reports nothing, not even
-//!   hup or error (epoll still reports `EPOLLHUP`/`EPOLLERR`), and adding it again succeeds
-//!   (there is no knote to find).
+//! * **Empty interest** registers no knote at all (only the witness), so such an fd reports
+//!   nothing, not even hup or error (epoll still reports `EPOLLHUP`/`EPOLLERR`); it stays
+//!   registered, as with epoll.
 //! * **hup** comes from `EV_EOF` on either filter: the read side when the peer shut down its
 //!   writing (like `EPOLLRDHUP`), the write side when the peer can no longer receive.
 //!   `error` is `EV_EOF` with `fflags` holding the socket error, e.g. a refused connect.
@@ -122,23 +150,28 @@ macro_rules! kevent_translation {
             n
         }
 
-        /// Changes with no action flag: each only looks its knote up (`ENOENT` if absent),
-        /// rewriting `udata` with the value it already has (`data`).
-        pub(crate) fn probe_changes(
-            fd: ::std::os::fd::RawFd,
-            data: u64,
-            registered: u8,
-            out: &mut [c::kevent],
-        ) -> usize {
-            use $crate::sys::kqueue::filter_bits::{READ, WRITE};
-            let mut n = 0;
-            for filter in [READ, WRITE] {
-                if registered & filter != 0 {
-                    out[n] = kevent_for(fd, filter, u32::from(c::EV_RECEIPT), data);
-                    n += 1;
-                }
-            }
-            n
+        /// The two changes that add the witness knote of `fd` (see "Double registration" in
+        /// the module doc) to the witness kqueue, with receipts: `filter` (a `filter_bits`
+        /// value), then disabled, so that it is never queued however ready the fd is. If the
+        /// witness is there already (the fd was deregistered, not closed), both leave it as is.
+        ///
+        /// Shaped for libkqueue as well, at no cost on the kernels: two changes, not one
+        /// `EV_ADD | EV_DISABLE`, which libkqueue (`src/common/kevent.c`, `kevent_copyin_one`)
+        /// marks disabled before its `kn_disable` runs, leaving the fd in its epoll set; and
+        /// `EV_CLEAR`, without which libkqueue's `evfilt_read_knote_modify` refuses an `EV_ADD`
+        /// on a socket's existing knote without setting errno (a receipt with a stale errno).
+        /// The kernels ignore `EV_CLEAR` on an existing knote, and a disabled knote never fires.
+        pub(crate) fn witness_addition(fd: ::std::os::fd::RawFd, filter: u8) -> [c::kevent; 2] {
+            [
+                kevent_for(fd, filter, u32::from(c::EV_ADD | c::EV_CLEAR | c::EV_RECEIPT), 0),
+                kevent_for(fd, filter, u32::from(c::EV_DISABLE | c::EV_RECEIPT), 0),
+            ]
+        }
+
+        /// The change that deletes the witness knote of `fd`, with a receipt: `ENOENT` (or
+        /// `EBADF`) says the fd was closed since the witness was added.
+        pub(crate) fn witness_deletion(fd: ::std::os::fd::RawFd, filter: u8) -> c::kevent {
+            kevent_for(fd, filter, u32::from(c::EV_DELETE | c::EV_RECEIPT), 0)
         }
 
         /// The filter bit and errno (0 = success) of one receipt returned for a change.
@@ -263,7 +296,7 @@ pub(crate) fn coalesce(events: &mut [Readiness]) -> usize {
     last + 1
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(any(not(any(target_os = "linux", target_os = "android")), readyio_libkqueue))]
 pub(crate) use imp::{Selector, SelectorEvents};
 
 /// Closing a descriptor removes its knotes, whatever other descriptors keep the open file
@@ -272,12 +305,12 @@ pub(crate) use imp::{Selector, SelectorEvents};
 #[allow(dead_code)] // read only where this backend is the selector
 pub(crate) const CLOSE_KEEPS_REGISTRATIONS: bool = false;
 // For `sys/waker_kqueue.rs`, on the systems whose waker is an `EVFILT_USER` knote.
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", readyio_libkqueue))]
 pub(crate) use imp::{receipt, waker_registration, waker_trigger};
 
 // `u32::from(flags)` and `as` casts look redundant on NetBSD, whose kevent fields are
 // already `u32`, and are needed everywhere else (`u16`, `i16`).
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(any(not(any(target_os = "linux", target_os = "android")), readyio_libkqueue))]
 #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
 mod imp {
     use super::super::bindings as c;
@@ -285,9 +318,9 @@ mod imp {
     use super::super::{cvt, cvt_retry, Interest, Readiness, Trigger};
     use super::{coalesce, filter_bits};
     use std::io;
-    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+    use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Mutex, MutexGuard};
+    use std::sync::{Arc, Mutex, MutexGuard};
     use std::time::Duration;
 
     #[cfg(not(target_pointer_width = "64"))]
@@ -298,15 +331,23 @@ mod imp {
     /// What the selector registered for one fd (see "Double registration" above).
     #[derive(Clone, Copy, Debug, Default)]
     struct Registration {
+        /// Added and not deleted since (whether or not any knote of it is left).
         watched: bool,
+        /// The filters whose knotes the selector added and has not seen go.
         filters: u8,
-        data: u64,
+        /// The filter of the fd's witness knote.
+        witness: u8,
     }
 
     /// A kqueue instance and the table of what it watches.
     #[derive(Debug)]
     pub(crate) struct Selector {
-        kq: OwnedFd,
+        /// Shared with the selector's `EVFILT_USER` waker (`sys/waker_kqueue.rs`), which
+        /// triggers its knote through this very fd, not a duplicate: see `Selector::shared_kqueue`.
+        kq: Arc<OwnedFd>,
+        /// A second kqueue, private and never waited on, holding one disabled witness knote per
+        /// watched fd (see "Double registration" above).
+        witness: OwnedFd,
         // Locked only by registration calls (`&self`, like epoll's), never by `select`.
         registrations: Mutex<Vec<Registration>>,
         // How many fds have both filters registered: only their results can need merging,
@@ -375,13 +416,28 @@ mod imp {
     }
 
     impl Selector {
-        /// `kqueue()`, then `FD_CLOEXEC` (kqueue has no flags argument; FreeBSD's
-        /// `kqueuex(KQUEUE_CLOEXEC)` and NetBSD's `kqueue1` are not everywhere).
+        /// Two kqueues, the selector's and its witness (see "Double registration" above).
         pub(crate) fn new() -> io::Result<Selector> {
-            // SAFETY: `kqueue` takes no arguments.
-            let kq = owned(cvt(unsafe { c::kqueue() })?);
-            super::super::fd::set_cloexec(kq.as_fd())?;
-            Ok(Selector { kq, registrations: Mutex::new(Vec::new()), both_filters: AtomicUsize::new(0) })
+            Ok(Selector {
+                kq: Arc::new(new_kqueue()?),
+                witness: new_kqueue()?,
+                registrations: Mutex::new(Vec::new()),
+                both_filters: AtomicUsize::new(0),
+            })
+        }
+
+        /// The selector's kqueue fd itself, for its `EVFILT_USER` waker, which shares it
+        /// (`sys/waker_kqueue.rs`): the kqueue is closed when the last of the two is dropped.
+        ///
+        /// Shared rather than duplicated, on every kqueue system: libkqueue (the userspace
+        /// kqueue that runs this backend on Linux, `--cfg readyio_libkqueue`) knows a kqueue
+        /// only by its fd number, so a `dup` of it is no kqueue there (`ENOENT`); on the
+        /// kernels a duplicate would work, but would cost an fd per event loop and a syscall
+        /// per loop created, and would be a second code path that never runs on this
+        /// project's machines. One `Arc` allocated per selector is the price.
+        #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", readyio_libkqueue))]
+        pub(crate) fn shared_kqueue(&self) -> Arc<OwnedFd> {
+            Arc::clone(&self.kq)
         }
 
         fn table(&self) -> MutexGuard<'_, Vec<Registration>> {
@@ -390,27 +446,29 @@ mod imp {
             self.registrations.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
         }
 
-        /// Starts watching `fd`; `EEXIST` if it is already watched.
+        /// Starts watching `fd`; `EEXIST` if it is already watched (added and not deleted
+        /// since, and not closed since: see "Double registration" above).
         pub(crate) fn add(&self, fd: RawFd, data: u64, interest: Interest, trigger: Trigger) -> io::Result<()> {
             let index = fd_index(fd)?;
             let mut table = self.table();
             let known = table.get(index).copied().unwrap_or_default();
-            if known.watched && self.any_knote_alive(fd, known)? {
-                return Err(io::Error::from_raw_os_error(c::EEXIST));
-            }
+            let witness = match known.watched {
+                true => match self.renew_witness(fd, known.witness)? {
+                    Witness::Alive => return Err(io::Error::from_raw_os_error(c::EEXIST)),
+                    Witness::Renewed => known.witness,
+                    Witness::Gone => self.add_witness(fd, interest)?,
+                },
+                // Also proves `fd` open, which an empty interest (no knote) would not.
+                false => self.add_witness(fd, interest)?,
+            };
             let mut changes = [c::kevent::default(); MAX_CHANGES];
             let n = registration_changes(fd, data, interest, trigger, 0, &mut changes);
-            if n == 0 {
-                // No knote to add (empty interest), so no kernel call would notice a bad fd.
-                // SAFETY: F_GETFD only reads the fd's flags; a closed fd gives EBADF.
-                cvt(unsafe { c::fcntl(fd, c::F_GETFD) })?;
-            }
-            let (filters, result) = self.apply(&mut changes[..n], 0);
+            let (filters, result) = self.apply(&self.kq, &mut changes[..n], 0);
             if let Err(e) = result {
                 if filters != 0 {
                     // Half registered (one filter refused): undo, so a failed add leaves nothing.
                     let n = deletion_changes(fd, filters, &mut changes);
-                    let _ = self.apply(&mut changes[..n], filters);
+                    let _ = self.apply(&self.kq, &mut changes[..n], filters);
                 }
                 if let Some(stale) = table.get_mut(index) {
                     self.record(stale, Registration::default());
@@ -421,7 +479,7 @@ mod imp {
             if index >= table.len() {
                 table.resize(index + 1, Registration::default());
             }
-            self.record(&mut table[index], Registration { watched: true, filters, data });
+            self.record(&mut table[index], Registration { watched: true, filters, witness });
             Ok(())
         }
 
@@ -435,9 +493,12 @@ mod imp {
             };
             let mut changes = [c::kevent::default(); MAX_CHANGES];
             let n = registration_changes(fd, data, interest, trigger, known.filters, &mut changes);
-            let (filters, result) = self.apply(&mut changes[..n], known.filters);
+            let (filters, result) = self.apply(&self.kq, &mut changes[..n], known.filters);
             let closed = matches!(&result, Err(e) if e.raw_os_error() == Some(c::EBADF));
-            let now = if closed { Registration::default() } else { Registration { watched: true, filters, data } };
+            let now = match closed {
+                true => Registration::default(),
+                false => Registration { watched: true, filters, witness: known.witness },
+            };
             self.record(&mut table[index], now);
             result
         }
@@ -450,10 +511,12 @@ mod imp {
                 Some(r) if r.watched => *r,
                 _ => return Err(io::Error::from_raw_os_error(c::ENOENT)),
             };
+            // The witness knote stays: it costs no syscall to leave, goes when the fd closes,
+            // and a later `add` of the same open file updates it in place.
             self.record(&mut table[index], Registration::default());
             let mut changes = [c::kevent::default(); MAX_CHANGES];
             let n = deletion_changes(fd, known.filters, &mut changes);
-            self.apply(&mut changes[..n], known.filters).1
+            self.apply(&self.kq, &mut changes[..n], known.filters).1
         }
 
         /// Stores `now` as an fd's registration, keeping `both_filters` up to date.
@@ -467,24 +530,44 @@ mod imp {
             *slot = now;
         }
 
-        /// Whether the kernel still has a knote for `fd` (it drops them when the fd closes).
-        fn any_knote_alive(&self, fd: RawFd, known: Registration) -> io::Result<bool> {
-            let mut changes = [c::kevent::default(); MAX_CHANGES];
-            let n = probe_changes(fd, known.data, known.filters, &mut changes);
-            let received = self.submit(&mut changes[..n])?;
-            Ok(changes[..received].iter().map(receipt).any(|(_, errno)| errno == 0))
+        /// Adds the witness knote of `fd` (one `kevent` call on the witness kqueue) and returns
+        /// its filter: write for a write-only interest (a pipe's write end may refuse read),
+        /// read for any other, even an empty one (every fd readyio is given supports it).
+        fn add_witness(&self, fd: RawFd, interest: Interest) -> io::Result<u8> {
+            let filter = match interest.writable && !interest.readable {
+                true => filter_bits::WRITE,
+                false => filter_bits::READ,
+            };
+            let mut changes = witness_addition(fd, filter);
+            self.apply(&self.witness, &mut changes, 0).1.map(|()| filter)
         }
 
-        /// Submits `changes` and follows their receipts from the filter set `filters`:
+        /// For an fd the table says is watched: deletes and re-adds its witness knote in one
+        /// `kevent` call on the witness kqueue. The deletion's receipt says whether the fd was
+        /// closed since it was added (the kernel then dropped the witness, and the knotes).
+        /// Nothing in the selector's own kqueue is looked at: see "Double registration".
+        fn renew_witness(&self, fd: RawFd, filter: u8) -> io::Result<Witness> {
+            let [add, disable] = witness_addition(fd, filter);
+            let mut changes = [witness_deletion(fd, filter), add, disable];
+            let received = self.submit(&self.witness, &mut changes)?;
+            let errno = |i: usize| if i < received { receipt(&changes[i]).1 } else { c::ENOENT };
+            Ok(match (errno(0), errno(1), errno(2)) {
+                (0, _, _) => Witness::Alive,
+                (_, 0, 0) => Witness::Renewed,
+                _ => Witness::Gone,
+            })
+        }
+
+        /// Submits `changes` to `kq` and follows their receipts from the filter set `filters`:
         /// returns the filters registered afterwards and the first error that matters
         /// (a deletion's `ENOENT` does not: a oneshot knote deletes itself when it fires).
-        fn apply(&self, changes: &mut [c::kevent], filters: u8) -> (u8, io::Result<()>) {
+        fn apply(&self, kq: &OwnedFd, changes: &mut [c::kevent], filters: u8) -> (u8, io::Result<()>) {
             let mut change_flags = [0u32; MAX_CHANGES];
             for (flags, change) in change_flags.iter_mut().zip(changes.iter()) {
                 *flags = u32::from(change.flags);
             }
             let n = changes.len();
-            let received = match self.submit(changes) {
+            let received = match self.submit(kq, changes) {
                 Ok(received) => received,
                 Err(e) => return (filters, Err(e)),
             };
@@ -494,10 +577,10 @@ mod imp {
             }
         }
 
-        /// One `kevent` call that submits `changes` and, thanks to `EV_RECEIPT`, receives one
-        /// receipt per change back into the same array (never pending events).
+        /// One `kevent` call that submits `changes` to `kq` and, thanks to `EV_RECEIPT`,
+        /// receives one receipt per change back into the same array (never pending events).
         /// Returns how many receipts came back (one per change, unless the kernel failed).
-        fn submit(&self, changes: &mut [c::kevent]) -> io::Result<usize> {
+        fn submit(&self, kq: &OwnedFd, changes: &mut [c::kevent]) -> io::Result<usize> {
             if changes.is_empty() {
                 return Ok(0);
             }
@@ -506,7 +589,7 @@ mod imp {
             // SAFETY: the kernel reads `n` changes and writes at most `n` receipts to the same
             // array, which it is allowed to (the lists may alias); a zero timeout never waits.
             let timeout = c::timespec { tv_sec: 0, tv_nsec: 0 };
-            let received = cvt_retry(|| unsafe { c::kevent(self.kq.as_raw_fd(), ptr, n as _, ptr, n as _, &timeout) })?;
+            let received = cvt_retry(|| unsafe { c::kevent(kq.as_raw_fd(), ptr, n as _, ptr, n as _, &timeout) })?;
             Ok((received as usize).min(n))
         }
 
@@ -534,10 +617,24 @@ mod imp {
         }
     }
 
-    impl AsFd for Selector {
-        fn as_fd(&self) -> BorrowedFd<'_> {
-            self.kq.as_fd()
-        }
+    /// What renewing a witness knote found (`Selector::renew_witness`).
+    enum Witness {
+        /// It was there: the fd is the open file that was added, and still watched.
+        Alive,
+        /// It was gone (the fd was closed since), and the same filter was added for the file
+        /// that now has the fd's number.
+        Renewed,
+        /// It was gone, and that filter does not suit the file that now has the number.
+        Gone,
+    }
+
+    /// `kqueue()`, then `FD_CLOEXEC` (kqueue has no flags argument; FreeBSD's
+    /// `kqueuex(KQUEUE_CLOEXEC)` and NetBSD's `kqueue1` are not everywhere).
+    fn new_kqueue() -> io::Result<OwnedFd> {
+        // SAFETY: `kqueue` takes no arguments.
+        let kq = owned(cvt(unsafe { c::kqueue() })?);
+        super::super::fd::set_cloexec(kq.as_fd())?;
+        Ok(kq)
     }
 
     fn fd_index(fd: RawFd) -> io::Result<usize> {
@@ -665,11 +762,11 @@ mod tests {
                 }
 
                 #[test]
-                fn probes_carry_no_action_flag_and_the_current_data() {
-                    let mut out = [c::kevent::default(); MAX_CHANGES];
-                    let n = probe_changes(9, 0xAB_0000_0009, READ, &mut out);
-                    assert_eq!(n, 1);
-                    assert_eq!(fields(&out[0]), (9, READ_F, c::EV_RECEIPT as u32, 0xAB_0000_0009));
+                fn the_witness_knote_is_added_then_disabled_and_deleted_with_receipts() {
+                    let added: Vec<_> = witness_addition(9, READ).iter().map(fields).collect();
+                    let disable = (c::EV_DISABLE | c::EV_RECEIPT) as u32;
+                    assert_eq!(added, vec![(9, READ_F, ADD | c::EV_CLEAR as u32, 0), (9, READ_F, disable, 0)]);
+                    assert_eq!(fields(&witness_deletion(9, WRITE)), (9, WRITE_F, DELETE, 0));
                 }
 
                 #[test]

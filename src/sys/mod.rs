@@ -35,10 +35,11 @@
 //!
 //! kqueue meets the contract with these differences, each explained in `kqueue.rs`: oneshot
 //! disarms each filter (read, write) separately, not the whole fd; an fd registered with an
-//! empty interest reports nothing (epoll still reports hup and error); adding an fd whose
-//! oneshot registrations have all fired succeeds (epoll: `EEXIST`); `modify` always re-creates
-//! the registration, so readiness already there is reported again (as `EPOLL_CTL_MOD` does);
-//! only 64-bit targets are supported.
+//! empty interest reports nothing (epoll still reports hup and error); `modify` always
+//! re-creates the registration, so readiness already there is reported again (as
+//! `EPOLL_CTL_MOD` does); only 64-bit targets are supported. Its `EEXIST` comes from its own
+//! table of what it added, checked against a witness knote in a second kqueue for fds closed
+//! since, never from a kernel lookup of the registration itself, which would disturb it.
 
 #![allow(unsafe_code)]
 
@@ -72,13 +73,17 @@ pub(crate) mod fd;
 pub(crate) mod pipe;
 pub(crate) mod socket;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+// The selector: epoll on Linux and Android, kqueue everywhere else. `--cfg readyio_libkqueue`
+// (build.rs, ci/test-libkqueue.sh) chooses kqueue on Linux too, run over libkqueue, a userspace
+// kqueue on epoll: that is how the kqueue selector and waker execute on this project's Linux
+// machines, not only compile. Nothing outside `sys` can tell which one it got.
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(readyio_libkqueue)))]
 mod epoll;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(readyio_libkqueue)))]
 pub(crate) use epoll::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
 
 // The kqueue translation is compiled (and unit-tested against the BSD and macOS bindings)
-// on Linux too; its selector only on the kqueue systems.
+// on Linux too; its selector only on the kqueue systems and under libkqueue.
 #[cfg(any(
     target_os = "macos",
     target_os = "ios",
@@ -86,6 +91,7 @@ pub(crate) use epoll::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
     target_os = "netbsd",
     target_os = "openbsd",
     target_os = "dragonfly",
+    readyio_libkqueue,
     test
 ))]
 mod kqueue;
@@ -95,7 +101,8 @@ mod kqueue;
     target_os = "freebsd",
     target_os = "netbsd",
     target_os = "openbsd",
-    target_os = "dragonfly"
+    target_os = "dragonfly",
+    readyio_libkqueue
 ))]
 pub(crate) use kqueue::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
 
@@ -107,20 +114,21 @@ pub(crate) use kqueue::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
 //
 // Which waker each system uses, and why:
 // * Linux, Android: an eventfd (`waker_eventfd.rs`): one fd, one 8-byte write per wake.
-// * macOS, iOS, FreeBSD: an `EVFILT_USER` knote in the selector's own kqueue
-//   (`waker_kqueue.rs`): one `kevent` call per wake, and no fds, pipe buffer or draining.
+// * macOS, iOS, FreeBSD (and Linux under `--cfg readyio_libkqueue`): an `EVFILT_USER` knote
+//   in the selector's own kqueue (`waker_kqueue.rs`): one `kevent` call per wake, and no fds,
+//   pipe buffer or draining.
 // * Everything else, which today means NetBSD, OpenBSD and DragonFly: a pipe
 //   (`waker_pipe.rs`), which works on every Unix. NetBSD's headers define `EVFILT_USER`,
 //   but its kernel has it only since NetBSD 10: with it, creating an event loop on
 //   NetBSD 9 would fail instead of falling back. OpenBSD has long lacked it, and no
 //   bindings are committed for OpenBSD or DragonFly to check.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(readyio_libkqueue)))]
 mod waker_eventfd;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(readyio_libkqueue)))]
 pub(crate) use waker_eventfd::Waker;
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", readyio_libkqueue))]
 mod waker_kqueue;
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", readyio_libkqueue))]
 pub(crate) use waker_kqueue::Waker;
 // The pipe waker is also built (and its tests run) on Linux so that it cannot rot unseen.
 #[cfg_attr(

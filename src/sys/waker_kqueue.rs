@@ -1,15 +1,16 @@
-//! The waker of macOS, iOS, FreeBSD and NetBSD: an `EVFILT_USER` knote in the selector's
-//! own kqueue.
+//! The waker of macOS, iOS and FreeBSD (and of Linux under `--cfg readyio_libkqueue`): an
+//! `EVFILT_USER` knote in the selector's own kqueue.
 //!
 //! `EVFILT_USER` knotes are events that user space triggers itself. [`Waker::new`] adds one
-//! (ident `WAKER_IDENT`, `EV_CLEAR`) to the selector's kqueue through a duplicate of its fd,
-//! which lets the waker live on (in the event loop's senders) independently of the
-//! `Selector`; [`Waker::wake`] triggers it with `NOTE_TRIGGER`, one `kevent` call, and the
-//! blocked `kevent` wait returns it as a readable `WAKER_DATA` (see `kqueue.rs`).
+//! (ident `WAKER_IDENT`, `EV_CLEAR`) to the selector's kqueue through the selector's own fd,
+//! which the waker shares (`Selector::shared_kqueue` says why it is shared, not duplicated)
+//! so that it lives on (in the event loop's senders) independently of the `Selector`;
+//! [`Waker::wake`] triggers it with `NOTE_TRIGGER`, one `kevent` call, and the blocked `kevent`
+//! wait returns it as a readable `WAKER_DATA` (see `kqueue.rs`).
 //!
-//! Compared with the pipe of `waker_pipe.rs`, which these systems used before: no fds besides
-//! the duplicate, no pipe buffer to fill, nothing to read or drain, and no registration with
-//! the selector's fd table, so [`Waker::fd`] is `None`. `EV_CLEAR` resets the knote each time
+//! Compared with the pipe of `waker_pipe.rs`, which these systems used before: no fds of its
+//! own, no pipe buffer to fill, nothing to read or drain, and no registration with the
+//! selector's fd table, so [`Waker::fd`] is `None`. `EV_CLEAR` resets the knote each time
 //! the kernel reports it, so wakes that arrive before the loop looks are reported once, and
 //! every wake after that report raises a new one, like the edge-triggered eventfd on Linux.
 //!
@@ -20,25 +21,25 @@
 //! `kqueue(2)` / `kevent(2)` on FreeBSD, macOS and NetBSD ("EVFILT_USER", "NOTE_TRIGGER").
 
 use super::bindings as c;
-use super::fd;
 use super::kqueue::{receipt, waker_registration, waker_trigger};
 use super::{cvt_retry, Selector};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 /// Wakes a thread blocked in `Selector::select` from any other thread.
 #[derive(Debug)]
 pub(crate) struct Waker {
-    /// A duplicate of the selector's kqueue fd: the same kqueue, owned by the waker.
-    kq: OwnedFd,
+    /// The selector's kqueue fd, shared: the kqueue stays open while either lives.
+    kq: Arc<OwnedFd>,
 }
 
 impl Waker {
-    /// Duplicates the kqueue fd of `selector` (`F_DUPFD_CLOEXEC`) and adds the waker's
-    /// `EVFILT_USER` knote to it (one `kevent` call, whose receipt carries any error).
+    /// Shares the kqueue fd of `selector` and adds the waker's `EVFILT_USER` knote to it
+    /// (one `kevent` call, whose receipt carries any error).
     #[doc(alias = "EVFILT_USER")]
     pub(crate) fn new(selector: &Selector) -> io::Result<Waker> {
-        let kq = fd::duplicate(selector.as_fd())?;
+        let kq = selector.shared_kqueue();
         let mut change = [waker_registration()];
         let ptr = change.as_mut_ptr();
         let timeout = c::timespec { tv_sec: 0, tv_nsec: 0 };
