@@ -47,9 +47,20 @@ def committed_targets():
 def target_cfg(target):
     out = subprocess.run(["rustc", "--print", "cfg", "--target", target], check=True,
                          capture_output=True, text=True).stdout
-    cfg = dict(re.findall(r'^(target_os|target_env|target_arch)="([^"]*)"$', out, re.M))
-    keys = ["target_os", "target_env", "target_arch"] if cfg.get("target_env") else ["target_os", "target_arch"]
+    cfg = dict(re.findall(r'^(target_os|target_env|target_arch|target_endian)="([^"]*)"$', out, re.M))
+    # The byte order tells apart targets that share an arch name (powerpc64le and powerpc64).
+    keys = ["target_os", "target_env", "target_arch", "target_endian"]
+    if not cfg.get("target_env"):
+        keys.remove("target_env")
     return "all(" + ", ".join(f'{k} = "{cfg[k]}"' for k in keys) + ")"
+
+
+def cargo_for(target):
+    """Plain cargo where rustup installed the target's std, else nightly cargo building std
+    from source (as ci/common.sh's cargo_for_target, which has installed what is needed)."""
+    installed = subprocess.run(["rustup", "target", "list", "--installed"], check=True,
+                               capture_output=True, text=True).stdout.split()
+    return ["cargo"] if target in installed else ["cargo", "+nightly", "-Zbuild-std"]
 
 
 def candidates(target):
@@ -114,8 +125,8 @@ def main():
         for attempt in range(8):
             with open(LISTS, "w") as f:
                 f.write(render(lists, cfgs))
-            run = subprocess.run(["cargo", "check", "--quiet", "--tests", "--test", "bindings_match_libc",
-                                  "--target", target, "--message-format", "short"],
+            run = subprocess.run(cargo_for(target) + ["check", "--quiet", "--tests", "--test", "bindings_match_libc",
+                                                      "--target", target, "--message-format", "short"],
                                  cwd=ROOT, capture_output=True, text=True)
             if run.returncode == 0:
                 v = lists[target]
