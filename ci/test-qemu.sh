@@ -54,8 +54,9 @@ check_time64_symbols() {
     grep -qx 'target_env="gnu"' <<<"$cfg" && grep -qx 'target_pointer_width="32"' <<<"$cfg" || return 0
     [ -f "$rlib" ] || { echo "error: no readyio rlib found for $target" >&2; return 1; }
     objdump=${QEMU_LINKER%-gcc}-objdump
+    rlib=$(realpath "$rlib")
     objects=$(mktemp -d)
-    (cd "$objects" && ar x "$OLDPWD/$rlib")
+    (cd "$objects" && ar x "$rlib")
     # "function -> symbol" for every relocation (call or address) in readyio's own functions.
     callers=$("$objdump" -drC "$objects"/*.o 2>/dev/null | awk '
         /^[0-9a-f]+ <.*>:$/ { fn = substr($0, index($0, "<") + 1); sub(/>:$/, "", fn) }
