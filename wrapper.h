@@ -6,6 +6,20 @@
  * arguments of bind/connect into a transparent union, so the two GNU extensions we
  * need are declared by hand below with their documented prototypes.
  */
+
+#if defined(__linux__) && __SIZEOF_POINTER__ == 4
+/*
+ * 32-bit Linux: a 64-bit time_t, so that no struct carrying time overflows in 2038. glibc
+ * (2.34+) offers it with _TIME_BITS=64, which requires _FILE_OFFSET_BITS=64, and then
+ * redirects every call whose ABI carries time or offsets (setsockopt, getsockopt, sendmsg,
+ * recvmsg, fcntl, ...) to its 64-bit symbol (__setsockopt64, __fcntl_time64, ...);
+ * bindgen records each redirect as the function's #[link_name]. musl has had a 64-bit
+ * time_t on every arch since 1.2, and 64-bit ABIs always had one: there these are no-ops.
+ */
+#define _FILE_OFFSET_BITS 64
+#define _TIME_BITS 64
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -22,6 +36,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <linux/time_types.h>
 
 /* GNU extensions, declared here instead of defining _GNU_SOURCE (see above). */
 int pipe2(int pipefd[2], int flags);

@@ -12,6 +12,39 @@ ensure_rust_target() {
     grep -qx "$1" <<<"$installed" || rustup target add "$1"
 }
 
+# Targets whose std rustup does not ship (Rust's tier 3, such as aarch64-unknown-freebsd), or
+# does not ship from where this machine downloads it (loongarch64: its rust-std is missing from
+# the registry mirror this project's machines reach, though rustup has it elsewhere): their
+# std is built from source by nightly cargo (`-Zbuild-std`, needs nightly's rust-src).
+BUILD_STD_TARGETS=(aarch64-unknown-freebsd)
+
+# cargo_for_target TARGET: sets how to build for TARGET, installing what is missing:
+#   CARGO_FOR_TARGET  the cargo to run: `cargo` once `rustup target add` has the target's
+#                     std, else `cargo +nightly`;
+#   CARGO_STD_ARGS    the arguments that go after the cargo subcommand: none, or -Zbuild-std.
+cargo_for_target() {
+    local target=$1
+    CARGO_FOR_TARGET=(cargo)
+    CARGO_STD_ARGS=()
+    if [[ " ${BUILD_STD_TARGETS[*]} " != *" $target "* ]]; then
+        ensure_rust_target "$target" 2>/dev/null && return 0
+        echo "note: rustup has no std for $target here; nightly cargo builds it (-Zbuild-std)" >&2
+    fi
+    ensure_nightly_rust_src
+    CARGO_FOR_TARGET=(cargo +nightly)
+    CARGO_STD_ARGS=(-Zbuild-std)
+}
+
+# The nightly toolchain with rust-src (for -Zbuild-std), unless already there.
+ensure_nightly_rust_src() {
+    local components
+    components=$(rustup +nightly component list --installed 2>/dev/null) || {
+        rustup toolchain install nightly --profile minimal --component rust-src
+        return
+    }
+    grep -q '^rust-src' <<<"$components" || rustup +nightly component add rust-src
+}
+
 # Every target with a committed src/sys/bindings/<target>.rs.
 committed_targets() {
     local f
@@ -39,7 +72,72 @@ find_zig_headers() {
 # write) comes from the caller. A separate target dir keeps the normal build's cache intact.
 generate_bindings() {
     local target=$1
-    ensure_rust_target "$target" >/dev/null
-    CARGO_TARGET_DIR="${READYIO_BINDINGS_TARGET_DIR:-target/bindings}" \
-        cargo check --quiet --lib --features generate --target "$target"
+    cargo_for_target "$target" >/dev/null
+    local env=(CARGO_TARGET_DIR="${READYIO_BINDINGS_TARGET_DIR:-target/bindings}")
+    # Every target's bindings come from Debian 12's default libclang (14), except where it
+    # does not know the architecture: LoongArch arrived in clang 16; Debian 12's newest, 19,
+    # is used (ci/install-deps.sh installs it). Fixed like the zig headers, so the same bytes
+    # come out on every machine.
+    case $target in
+    loongarch64-*) env+=(LIBCLANG_PATH=/usr/lib/llvm-19/lib) ;;
+    esac
+    env "${env[@]}" "${CARGO_FOR_TARGET[@]}" check "${CARGO_STD_ARGS[@]}" --quiet --lib --features generate --target "$target"
+}
+
+# The targets whose whole test suite ci/test-qemu.sh runs, and the flavour of each: glibc
+# where Debian 12 packages a cross gcc and libc for it (libc6-dev-*-cross: the dynamic loader
+# and libraries that `qemu -L` points at), static musl where it packages neither (loongarch64,
+# linked by zig). i686 runs natively: the x86_64 kernel runs 32-bit binaries.
+QEMU_TARGETS=(
+    aarch64-unknown-linux-gnu
+    i686-unknown-linux-gnu
+    armv7-unknown-linux-gnueabihf
+    s390x-unknown-linux-gnu
+    powerpc64le-unknown-linux-gnu
+    riscv64gc-unknown-linux-gnu
+    loongarch64-unknown-linux-musl
+)
+
+# qemu_target TARGET: sets, for one of QEMU_TARGETS,
+#   QEMU_LINKER   the C compiler that links its binaries ("zig": cargo-zigbuild links them);
+#   QEMU_RUNNER   the command that runs them ("" for natively);
+#   QEMU_APT      the Debian packages that provide both;
+#   QEMU_RUSTFLAGS extra rustc flags, if any.
+qemu_target() {
+    QEMU_RUSTFLAGS=""
+    case $1 in
+    aarch64-unknown-linux-gnu) debian_cross aarch64-linux-gnu arm64 qemu-aarch64 ;;
+    armv7-unknown-linux-gnueabihf) debian_cross arm-linux-gnueabihf armhf qemu-arm ;;
+    s390x-unknown-linux-gnu) debian_cross s390x-linux-gnu s390x qemu-s390x ;;
+    powerpc64le-unknown-linux-gnu) debian_cross powerpc64le-linux-gnu ppc64el qemu-ppc64le ;;
+    riscv64gc-unknown-linux-gnu) debian_cross riscv64-linux-gnu riscv64 qemu-riscv64 ;;
+    i686-unknown-linux-gnu)
+        # Linked against the cross libc (glibc 2.36: has the 64-bit time_t symbols, 2.34+);
+        # run by the kernel with Debian's 32-bit runtime (/lib/ld-linux.so.2, libgcc_s).
+        QEMU_LINKER=i686-linux-gnu-gcc
+        QEMU_RUNNER=""
+        QEMU_APT=(gcc-i686-linux-gnu libc6-dev-i386-cross libc6-i386 lib32gcc-s1)
+        ;;
+    loongarch64-unknown-linux-musl)
+        # Debian 12 has no LoongArch cross gcc or libc, but zig links static musl binaries.
+        # qemu 7.2 predates LoongArch's 128-bit SIMD (LSX, in qemu from 8.1), which Rust
+        # enables by default for this target: turn it off, in std too.
+        QEMU_LINKER=zig
+        QEMU_RUNNER=qemu-loongarch64
+        QEMU_APT=(qemu-user)
+        QEMU_RUSTFLAGS="-C target-feature=-lsx"
+        ;;
+    *)
+        echo "error: $1 is not one of the qemu targets: ${QEMU_TARGETS[*]}" >&2
+        return 1
+        ;;
+    esac
+}
+
+# debian_cross TRIPLE DEBIAN_ARCH QEMU: a glibc target built with Debian's cross gcc and run
+# by qemu-user against Debian's cross libc.
+debian_cross() {
+    QEMU_LINKER=$1-gcc
+    QEMU_RUNNER="$3 -L /usr/$1"
+    QEMU_APT=(qemu-user "gcc-$1" "libc6-dev-$2-cross")
 }

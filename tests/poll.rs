@@ -209,6 +209,32 @@ fn reserved_token_is_rejected_with_invalid_input() {
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
 
+/// Tokens are `usize`-wide on every target: only `Token(usize::MAX)` is reserved (on 32-bit
+/// targets, `Token(u32::MAX as usize)`), and the largest tokens below it come back intact
+/// with their events, as do tokens past 32 bits on 64-bit targets (the kernel is handed the
+/// fd and a generation, never the token, so nothing narrows it).
+#[test]
+fn only_the_largest_token_is_reserved_and_every_other_comes_back_intact() {
+    let (mut a, b) = pair();
+    let mut poll = Poll::new().unwrap();
+    #[cfg(target_pointer_width = "32")]
+    {
+        let err = poll.register(&b, Token(u32::MAX as usize), EventSet::readable(), PollOpt::level()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "Token(u32::MAX) is usize::MAX here: reserved");
+    }
+    let mut tokens = vec![Token(usize::MAX - 1), Token(u32::MAX as usize - 1), Token(usize::MAX >> 1), Token(0)];
+    if cfg!(target_pointer_width = "64") {
+        tokens.extend([Token(u32::MAX as usize), Token((u32::MAX as usize).wrapping_add(1))]);
+    }
+    a.write_all(b"x").unwrap();
+    for token in tokens {
+        poll.register(&b, token, EventSet::readable(), PollOpt::level()).unwrap();
+        let events = poll_events(&mut poll);
+        assert_eq!(events.iter().map(|e| e.token).collect::<Vec<_>>(), vec![token]);
+        poll.deregister(&b).unwrap();
+    }
+}
+
 #[test]
 fn registering_a_closed_fd_is_an_error_not_a_panic() {
     let mut poll = Poll::new().unwrap();
@@ -313,6 +339,30 @@ fn poll_wakes_for_data_from_another_thread() {
         woke = poll.events().any(|e| e.token == Token(8) && e.kind.is_readable());
     }
     assert!(woke, "no readable event within 5 s");
+    writer.join().unwrap();
+}
+
+/// A timeout of more than 2^31 seconds reaches the kernel whole. 2^32 + 1 s, which a 32-bit
+/// `time_t` (or `epoll_wait`'s `int` milliseconds, unclamped) would cut to about 1 s, must
+/// neither fail (`EINVAL`) nor expire before an event another thread sends 3 s later. On
+/// i686 and armv7 this is what proves the 64-bit seconds of `epoll_pwait2`'s timespec.
+#[test]
+fn a_timeout_beyond_two_to_the_31_seconds_is_neither_truncated_nor_an_error() {
+    let (a, b) = pair();
+    let mut poll = Poll::new().unwrap();
+    poll.register(&b, Token(8), EventSet::readable(), PollOpt::edge()).unwrap();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        (&a).write_all(b"late").unwrap();
+        a
+    });
+    let timeout = Duration::from_secs((1 << 32) + 1);
+    let n = poll.poll_timeout(Some(timeout)).expect("a long timeout is not an error");
+    let events: Vec<IoEvent> = poll.events().collect();
+    assert!(
+        n == 1 && readable_for(&events, Token(8)),
+        "the wait ended before the event ({events:?}): the timeout was cut"
+    );
     writer.join().unwrap();
 }
 

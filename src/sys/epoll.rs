@@ -103,7 +103,8 @@ impl SelectorEvents {
 }
 
 /// Cleared the first time `epoll_pwait2` (Linux 5.11+) answers `ENOSYS`; sub-millisecond
-/// timeouts are then rounded up to whole milliseconds instead.
+/// timeouts are then rounded up to whole milliseconds instead, and timeouts longer than
+/// `i32::MAX` ms capped to it.
 static HAVE_EPOLL_PWAIT2: AtomicBool = AtomicBool::new(true);
 
 impl Selector {
@@ -137,7 +138,8 @@ impl Selector {
         Ok(())
     }
 
-    /// One `epoll_wait` (or `epoll_pwait2` for a sub-millisecond timeout) into `events`.
+    /// One `epoll_wait`, or `epoll_pwait2` for a timeout that milliseconds cannot carry
+    /// (a sub-millisecond part, or more than `i32::MAX` ms: about 24.8 days), into `events`.
     ///
     /// Inlined so that a constant timeout (`Poll::poll(Some(0))`) folds into the
     /// `epoll_wait` argument: the common path is the syscall and a length update.
@@ -145,7 +147,7 @@ impl Selector {
     pub(crate) fn select(&self, events: &mut SelectorEvents, timeout: Option<Duration>) -> io::Result<()> {
         events.buf.clear();
         let timeout_ms = match timeout {
-            Some(t) if t.subsec_nanos() % 1_000_000 != 0 && HAVE_EPOLL_PWAIT2.load(Ordering::Relaxed) => {
+            Some(t) if !fits_milliseconds(t) && HAVE_EPOLL_PWAIT2.load(Ordering::Relaxed) => {
                 return self.select_precise(events, t);
             }
             _ => timeout_ms(timeout),
@@ -158,14 +160,19 @@ impl Selector {
         Ok(())
     }
 
-    /// `epoll_pwait2` with a nanosecond timeout; falls back to a rounded-up `epoll_wait`
-    /// on kernels before 5.11.
+    /// `epoll_pwait2` with the whole timeout (64-bit seconds, nanoseconds); falls back to a
+    /// rounded-up, capped `epoll_wait` on kernels before 5.11.
+    ///
+    /// Called through `syscall(2)`, not glibc's wrapper: that exists only from glibc 2.35
+    /// (musl has none), while the system call is there from Linux 5.11 whatever the libc.
+    /// Its argument is the kernel's own `struct __kernel_timespec`, 64-bit seconds on every
+    /// ABI, so 32-bit targets pass long timeouts untruncated without depending on the
+    /// libc's `time_t`.
     #[cold]
     #[inline(never)]
     fn select_precise(&self, events: &mut SelectorEvents, timeout: Duration) -> io::Result<()> {
         let max = events.capacity().min(SelectorEvents::MAX_CAPACITY) as i32;
-        let ts =
-            c::timespec { tv_sec: timeout.as_secs().min(i64::MAX as u64) as _, tv_nsec: timeout.subsec_nanos() as _ };
+        let ts = kernel_timespec(timeout);
         // SAFETY: the buffer has room for `max` events; `ts` outlives the call; a null
         // sigmask means "keep the current mask", so the size argument is unused.
         let n = unsafe {
@@ -174,7 +181,7 @@ impl Selector {
                 self.epfd.as_raw_fd() as std::ffi::c_long,
                 events.buf.as_mut_ptr(),
                 max as std::ffi::c_long,
-                &ts as *const c::timespec,
+                &ts as *const c::__kernel_timespec,
                 std::ptr::null::<u8>(),
                 8 as std::ffi::c_long,
             )
@@ -200,7 +207,26 @@ impl AsFd for Selector {
     }
 }
 
-/// Milliseconds for `epoll_wait`, rounded up so a timeout never ends early.
+/// The longest timeout `epoll_wait`'s `int` milliseconds can carry.
+const MAX_EPOLL_WAIT_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// Whether `epoll_wait`'s `int` milliseconds carry `timeout` exactly.
+#[inline]
+fn fits_milliseconds(timeout: Duration) -> bool {
+    timeout.subsec_nanos() % 1_000_000 == 0 && timeout <= MAX_EPOLL_WAIT_TIMEOUT
+}
+
+/// `timeout` as `epoll_pwait2` takes it. Seconds beyond `i64::MAX` (a `Duration` can hold
+/// up to `u64::MAX`) become `i64::MAX`, which the kernel treats as forever.
+fn kernel_timespec(timeout: Duration) -> c::__kernel_timespec {
+    c::__kernel_timespec {
+        tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    }
+}
+
+/// Milliseconds for `epoll_wait`, rounded up so a timeout never ends early, and capped at
+/// `i32::MAX` (the wait then ends early, with no events).
 #[inline]
 fn timeout_ms(timeout: Option<Duration>) -> i32 {
     match timeout {

@@ -895,6 +895,7 @@ mod tests {
     }
 
     translation_tests!(freebsd_x86_64, "x86_64-unknown-freebsd.rs");
+    translation_tests!(freebsd_aarch64, "aarch64-unknown-freebsd.rs");
     translation_tests!(macos_x86_64, "x86_64-apple-darwin.rs");
     translation_tests!(macos_aarch64, "aarch64-apple-darwin.rs");
     translation_tests!(netbsd_x86_64, "x86_64-unknown-netbsd.rs");

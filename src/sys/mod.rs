@@ -83,7 +83,9 @@ mod epoll;
 pub(crate) use epoll::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
 
 // The kqueue translation is compiled (and unit-tested against the BSD and macOS bindings)
-// on Linux too; its selector only on the kqueue systems and under libkqueue.
+// on 64-bit Linux too; its selector only on the kqueue systems and under libkqueue. Every
+// kqueue ABI with committed bindings is 64-bit, and their layout assertions hold only in a
+// 64-bit build: 32-bit Linux (i686, armv7) leaves the module out.
 #[cfg(any(
     target_os = "macos",
     target_os = "ios",
@@ -92,7 +94,7 @@ pub(crate) use epoll::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
     target_os = "openbsd",
     target_os = "dragonfly",
     readyio_libkqueue,
-    test
+    all(test, target_pointer_width = "64")
 ))]
 mod kqueue;
 #[cfg(any(

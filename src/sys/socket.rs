@@ -334,6 +334,8 @@ impl RawSockAddr {
         // SAFETY: sockaddr_un fits in the storage; reading it whole is fine since
         // `empty()` zeroed what the kernel did not write.
         let sun: c::sockaddr_un = unsafe { ptr::read(ptr::addr_of!(self.storage).cast()) };
+        // `c_char` is `i8` on x86 and `u8` on ARM, POWER, RISC-V and s390x.
+        #[allow(clippy::unnecessary_cast)]
         let path: Vec<u8> = sun.sun_path[..path_len].iter().map(|&b| b as u8).collect();
         match path.first() {
             None => std::os::unix::net::SocketAddr::from_pathname(""),

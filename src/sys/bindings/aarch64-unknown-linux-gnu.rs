@@ -401,6 +401,7 @@ const _: () = {
         "Offset of field: cmsghdr::__cmsg_data",
     ][::core::mem::offset_of!(cmsghdr, __cmsg_data) - 16usize];
 };
+pub type __kernel_time64_t = ::core::ffi::c_longlong;
 #[repr(C)]
 #[derive(Default, Copy, Clone)]
 pub struct linger {
@@ -844,6 +845,25 @@ extern "C" {
         __flags: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
+#[repr(C)]
+#[derive(Default, Copy, Clone)]
+pub struct __kernel_timespec {
+    pub tv_sec: __kernel_time64_t,
+    pub tv_nsec: ::core::ffi::c_longlong,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of __kernel_timespec"][::core::mem::size_of::<__kernel_timespec>() - 16usize];
+    [
+        "Alignment of __kernel_timespec",
+    ][::core::mem::align_of::<__kernel_timespec>() - 8usize];
+    [
+        "Offset of field: __kernel_timespec::tv_sec",
+    ][::core::mem::offset_of!(__kernel_timespec, tv_sec) - 0usize];
+    [
+        "Offset of field: __kernel_timespec::tv_nsec",
+    ][::core::mem::offset_of!(__kernel_timespec, tv_nsec) - 8usize];
+};
 extern "C" {
     pub fn pipe2(
         pipefd: *mut ::core::ffi::c_int,

@@ -175,6 +175,7 @@ pub const NOTE_FUNLOCK: ::core::ffi::c_uint = 256;
 pub const NOTE_EXIT: ::core::ffi::c_uint = 2147483648;
 pub const NOTE_FORK: ::core::ffi::c_uint = 1073741824;
 pub const NOTE_EXEC: ::core::ffi::c_uint = 536870912;
+pub const NOTE_REAP: ::core::ffi::c_uint = 268435456;
 pub const NOTE_SIGNAL: ::core::ffi::c_uint = 134217728;
 pub const NOTE_EXITSTATUS: ::core::ffi::c_uint = 67108864;
 pub const NOTE_PDATAMASK: ::core::ffi::c_uint = 1048575;
