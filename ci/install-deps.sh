@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything the ci/ scripts need on a fresh Debian machine:
 #   apt:    libclang-dev (bindgen, --features generate), strace (syscall counts), qemu-user + the aarch64 cross gcc and
-#           libc (the aarch64 test suite), musl needs nothing (Rust ships its own musl crt).
+#           libc (the aarch64 test suite), musl needs nothing (Rust ships its own musl crt); curl and
+#           netcat-openbsd (the real clients of the HTTP and chat example tests), wrk (ci/bench-http.sh).
 #   pip:    ziglang (the cross targets' C headers, and the linker cargo-zigbuild drives),
 #           cargo-zigbuild, actionlint (see below). Pinned: a new zig ships new headers, and
 #           the committed bindings are generated from exactly these.
@@ -24,7 +25,7 @@ RUST_TARGETS=(
     x86_64-unknown-freebsd
     x86_64-unknown-netbsd
 )
-APT_PACKAGES=(libclang-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross strace)
+APT_PACKAGES=(libclang-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross strace curl netcat-openbsd wrk)
 
 log() { printf 'install-deps: %s\n' "$*"; }
 
