@@ -45,7 +45,7 @@ use readyio::buf::{Buf, RingBuf};
 use readyio::tcp::{TcpListener, TcpStream};
 use readyio::util::Slab;
 use readyio::{EventLoop, EventLoopConfig, EventSet, Handler, PollOpt, Sender, Timeout, Token, TryRead, TryWrite};
-use session::{CommonHeaders, Next, Session};
+use session::{CommonHeaders, Next, Session, INPUT_CAPACITY, LINGER, OUTPUT_CAPACITY};
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::mpsc;
@@ -53,17 +53,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(0);
-/// Per-connection input: a whole request head (`parse::MAX_HEAD`) and then some, so that a
-/// head still incomplete never fills it.
-const INPUT_CAPACITY: usize = 16 * 1024;
-/// Per-connection output: many pipelined responses, or a slice of an echoed body.
-const OUTPUT_CAPACITY: usize = 16 * 1024;
-/// The most time a closing connection waits for its client to close first.
-const LINGER: Duration = Duration::from_secs(2);
 /// How long after an accept error (`EMFILE`, ...) the listener is tried again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
-
-const _: () = assert!(INPUT_CAPACITY > parse::MAX_HEAD && OUTPUT_CAPACITY >= 2 * session::RESPONSE_ROOM);
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -270,8 +261,7 @@ impl HttpLoop {
     fn add_connection(&mut self, event_loop: &mut EventLoop<HttpLoop>, mut stream: TcpStream) {
         if !self.connections.has_remaining() {
             // Best effort: a full socket buffer on a brand-new connection is not expected.
-            let _ =
-                stream.try_write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.try_write(session::SERVICE_UNAVAILABLE);
             return;
         }
         // Responses are written whole; Nagle would hold back the tail of a large one.

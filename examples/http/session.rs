@@ -27,11 +27,30 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The longest request body accepted (413 above it).
 pub const MAX_BODY: u64 = 1024 * 1024;
 
+/// The input buffer every server gives a connection: a whole request head
+/// ([`MAX_HEAD`](super::parse::MAX_HEAD)) and then some, so that a head still incomplete
+/// never fills it (which would stall the connection).
+pub const INPUT_CAPACITY: usize = 16 * 1024;
+
+/// The output buffer every server gives a connection: many pipelined responses, or a
+/// slice of an echoed body.
+pub const OUTPUT_CAPACITY: usize = 16 * 1024;
+
+/// The most time a closing connection waits for its client to close first (see the
+/// lingering close in `examples/http_server.rs`).
+pub const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+const _: () = assert!(INPUT_CAPACITY > super::parse::MAX_HEAD && OUTPUT_CAPACITY >= 2 * RESPONSE_ROOM);
+
 /// Room in the output that any response head (and any body but an echoed one) fits in:
 /// a response is only started when this much is free, so it is never cut in half.
 pub const RESPONSE_ROOM: usize = 512;
 
 const HELLO: &[u8] = b"Hello, world!";
+
+/// What a server writes (best effort) to a client it has no room for, before closing.
+pub const SERVICE_UNAVAILABLE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// What the server should do after [`Session::handle`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
