@@ -143,9 +143,11 @@ fn mio_crossbeam_throughput(producers: usize, total: u64) -> (f64, f64) {
 fn throughput() {
     let total: u64 = if quick() { 200_000 } else { 2_000_000 };
     let samples = if quick() { 3 } else { 7 };
-    println!("\n### Notify throughput: {total} u64 messages, queue capacity {CAPACITY} (median of {samples})\n");
-    println!("| producers | contender | Mmsg/s | ratio to mio+crossbeam | write syscalls/msg |");
-    println!("|---:|---|---:|---:|---:|");
+    let table = support::Table::new(
+        &format!("Notify throughput: {total} u64 messages, queue capacity {CAPACITY} (median of {samples})"),
+        "| producers | contender | Mmsg/s | ratio to mio+crossbeam | write syscalls/msg |",
+        "|---:|---|---:|---:|---:|",
+    );
     for producers in [1usize, 4] {
         let (mut ours, mut theirs, mut our_w, mut their_w) = (vec![], vec![], vec![], vec![]);
         for _ in 0..samples {
@@ -157,8 +159,22 @@ fn throughput() {
             their_w.push(w);
         }
         let (o, t) = (median(&mut ours), median(&mut theirs));
-        println!("| {producers} | readyio Sender | {:.2} | {:.2} | {:.4} |", o / 1e6, o / t, median(&mut our_w));
-        println!("| {producers} | mio Waker + crossbeam | {:.2} | 1.00 | {:.4} |", t / 1e6, median(&mut their_w));
+        let (our_w, their_w) = (median(&mut our_w), median(&mut their_w));
+        let p = producers.to_string();
+        table.row(&[
+            p.clone(),
+            "readyio Sender".into(),
+            format!("{:.2}", o / 1e6),
+            format!("{:.2}", o / t),
+            format!("{our_w:.4}"),
+        ]);
+        table.row(&[
+            p,
+            "mio Waker + crossbeam".into(),
+            format!("{:.2}", t / 1e6),
+            "1.00".into(),
+            format!("{their_w:.4}"),
+        ]);
     }
 }
 
