@@ -20,7 +20,9 @@
 //! * sockets are registered edge-triggered for both directions; each event runs the
 //!   connection until it can move no byte (parse, write, read), so pipelined requests are
 //!   answered in order and a slow reader holds back only its own connection (its output
-//!   fills, then its input, then the kernel's window);
+//!   fills, then its input, then the kernel's window). A read that comes back short means
+//!   the socket is empty, so the next read waits for the next readable event: one `recv`
+//!   and one `send` per request, not a second `recv` that says `EAGAIN`;
 //! * each connection has one idle timer, armed for its deadline and moved lazily: activity
 //!   only records the time, and a timer that fires early re-arms for the remainder, so a
 //!   busy connection costs no timer operations;
@@ -185,6 +187,15 @@ struct Connection {
     phase: Phase,
     /// The client closed its side (a read returned 0).
     peer_done: bool,
+    /// The socket may hold bytes not read yet. Cleared when a read comes back short (the
+    /// kernel had no more) or would block; set again by the next readable event, which
+    /// edge-triggered epoll/kqueue report for every new arrival. It saves the read that
+    /// would only say `EAGAIN` after each request: a third of the syscalls.
+    may_read: bool,
+    /// The kernel reported the client's FIN (hup): a short read no longer means the
+    /// socket is empty, since the end of stream behind the data is still to be read and
+    /// no new event will announce it.
+    peer_closing: bool,
     /// When the connection is closed unless something happens first.
     deadline: Instant,
     /// The pending timer, set for `deadline` or earlier.
@@ -278,6 +289,8 @@ impl HttpLoop {
             session: Session::new(),
             phase: Phase::Open,
             peer_done: false,
+            may_read: true,
+            peer_closing: false,
             deadline,
             timer: None,
         };
@@ -333,14 +346,18 @@ impl HttpLoop {
                 connection.deadline = connection.deadline.min(Instant::now() + LINGER);
                 progress = true;
             }
-            if !connection.peer_done && !connection.input.is_full() {
+            if connection.may_read && !connection.peer_done && !connection.input.is_full() {
+                let room = connection.input.capacity() - connection.input.len();
                 match connection.stream.try_read_buf_vectored(&mut connection.input)? {
                     Some(0) => {
                         connection.peer_done = true;
                         progress = true;
                     }
-                    Some(_) => progress = true,
-                    None => {}
+                    Some(n) => {
+                        connection.may_read = n == room || connection.peer_closing;
+                        progress = true;
+                    }
+                    None => connection.may_read = false,
                 }
                 if connection.phase == Phase::Lingering {
                     connection.input.clear();
@@ -414,9 +431,15 @@ impl Handler for HttpLoop {
     type Timeout = Timer;
     type Message = Control;
 
-    fn ready(&mut self, event_loop: &mut EventLoop<HttpLoop>, token: Token, _events: EventSet) {
+    fn ready(&mut self, event_loop: &mut EventLoop<HttpLoop>, token: Token, events: EventSet) {
         if token == LISTENER {
             return self.accept_all(event_loop);
+        }
+        if events.is_readable() || events.is_hup() || events.is_error() {
+            if let Some(connection) = self.connections.get_mut(token) {
+                connection.may_read = true;
+                connection.peer_closing |= events.is_hup() || events.is_error();
+            }
         }
         let was_lingering = self.connections.get(token).is_some_and(|c| c.phase == Phase::Lingering);
         match self.drive(token) {

@@ -328,15 +328,16 @@ fn a_client_that_half_closes_gets_its_answers_then_the_close() {
 fn idle_connections_are_closed_after_the_timeout_and_busy_ones_are_not() {
     let idle = Duration::from_millis(300);
     let server = start(1, idle);
-    // Silent from the start.
-    let mut silent = connect(&server);
+    // Silent from the start. (Each lower bound is taken before the server could have seen
+    // the activity it counts from.)
     let opened = Instant::now();
+    let mut silent = connect(&server);
     // Used once, then silent.
     let mut used = connect(&server);
+    let used_at = Instant::now();
     used.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     let mut reader = BufReader::new(used.try_clone().unwrap());
     assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
-    let used_at = Instant::now();
     assert!(read_to_close(&mut silent).unwrap().is_empty());
     assert!(opened.elapsed() >= idle, "closed after {:?}, before the idle timeout", opened.elapsed());
     let mut rest = Vec::new();

@@ -103,6 +103,11 @@ pub struct Connection {
     pub phase: Phase,
     /// The client closed its side.
     pub peer_done: bool,
+    /// The socket may hold bytes not read yet (see `may_read` in `examples/http_server.rs`):
+    /// cleared by a short or blocked read, set by [`mark_readable`](Connection::mark_readable).
+    pub may_read: bool,
+    /// The client's FIN was reported: read until end of stream whatever a short read says.
+    pub peer_closing: bool,
     /// When the connection is closed unless something happens first.
     pub deadline: Instant,
 }
@@ -118,6 +123,8 @@ impl Connection {
             session: Session::new(),
             phase: Phase::Open,
             peer_done: false,
+            may_read: true,
+            peer_closing: false,
             deadline: Instant::now() + idle_timeout,
         }
     }
@@ -127,6 +134,13 @@ impl Connection {
         self.input.clear();
         self.output.clear();
         (self.input, self.output)
+    }
+
+    /// Records a readable event: there may be bytes to read; `closing`: the event also
+    /// reported the client's FIN (or an error).
+    pub fn mark_readable(&mut self, closing: bool) {
+        self.may_read = true;
+        self.peer_closing |= closing;
     }
 
     /// Whether the pump stopped because it wants to read (the socket had nothing).
@@ -180,14 +194,18 @@ impl Connection {
                 self.deadline = self.deadline.min(Instant::now() + LINGER);
                 progress = true;
             }
-            if !self.peer_done && !self.input.is_full() {
+            if self.may_read && !self.peer_done && !self.input.is_full() {
+                let room = self.input.capacity() - self.input.len();
                 match stream.try_read_buf_vectored(&mut self.input)? {
                     Some(0) => {
                         self.peer_done = true;
                         progress = true;
                     }
-                    Some(_) => progress = true,
-                    None => {}
+                    Some(n) => {
+                        self.may_read = n == room || self.peer_closing;
+                        progress = true;
+                    }
+                    None => self.may_read = false,
                 }
                 if self.phase == Phase::Lingering {
                     self.input.clear();

@@ -69,6 +69,9 @@ fn main() -> io::Result<()> {
             }
             let key = event.token().0;
             let Some(client) = clients.get_mut(key) else { continue };
+            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                client.connection.mark_readable(event.is_read_closed() || event.is_error());
+            }
             common.refresh();
             match client.connection.drive(&client.stream, shutdown, &common, args.idle_timeout) {
                 Ok(true) => {}

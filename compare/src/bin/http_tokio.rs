@@ -48,6 +48,14 @@ impl Write for NonBlocking<'_> {
     }
 }
 
+/// Why a connection's task woke up.
+enum Wake {
+    /// The socket became ready; `readable`: for reading (or hang-up, or an error).
+    Io { readable: bool },
+    /// The idle timer fired.
+    Timer,
+}
+
 /// Buffers of closed connections, shared by the tasks of the one thread.
 type SpareBuffers = Rc<RefCell<Vec<(RingBuf, RingBuf)>>>;
 
@@ -68,17 +76,21 @@ async fn serve(stream: TcpStream, idle_timeout: Duration, spare_buffers: SpareBu
             sleep.as_mut().reset(connection.deadline.into());
         }
         let (want_read, want_write) = (connection.wants_read(), connection.wants_write());
-        let timer_fired = poll_fn(|cx| {
-            if want_write && stream.poll_write_ready(cx).is_ready() {
-                return Poll::Ready(false);
+        let woken = poll_fn(|cx| {
+            let writable = want_write && stream.poll_write_ready(cx).is_ready();
+            let readable = want_read && stream.poll_read_ready(cx).is_ready();
+            if writable || readable {
+                return Poll::Ready(Wake::Io { readable });
             }
-            if want_read && stream.poll_read_ready(cx).is_ready() {
-                return Poll::Ready(false);
-            }
-            sleep.as_mut().poll(cx).map(|()| true)
+            sleep.as_mut().poll(cx).map(|()| Wake::Timer)
         })
         .await;
-        if timer_fired {
+        // tokio keeps a socket readable until a read would block, so a pending end of
+        // stream wakes the task again: no need to know about it here.
+        if let Wake::Io { readable: true } = woken {
+            connection.mark_readable(false);
+        }
+        if let Wake::Timer = woken {
             if Instant::now() >= connection.deadline {
                 break;
             }
