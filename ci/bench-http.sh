@@ -10,7 +10,8 @@
 #
 # Options: --runs N, --duration S, --connections "1 64 1024", --servers "readyio mio tokio",
 # --out DIR (default target/bench-http), --server-cpus LIST (default 1), --wrk-cpus LIST
-# (default 0), --server-cpus-2loops LIST (default 0,1), --no-pin.
+# (default 0), --server-cpus-2loops LIST (default 0,1), --no-pin, --pipeline N (N requests
+# per write, HTTP pipelining; default 1: each connection waits for each response).
 #
 # Runs are interleaved (run 1 of every server at every count, then run 2, ...) so that
 # noise from a shared machine hits all servers alike. Each wrk run gets a 1 s warm-up first.
@@ -26,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=5 duration=10 connections="1 64 1024" servers="readyio mio tokio" out=target/bench-http
-server_cpus=1 wrk_cpus=0 server_cpus_2loops=0,1 pin=1 smoke=0 warmup=1
+server_cpus=1 wrk_cpus=0 server_cpus_2loops=0,1 pin=1 smoke=0 warmup=1 pipeline=1
 while (($#)); do
     case $1 in
         --smoke) smoke=1 runs=1 duration=1 warmup=0 ;;
@@ -39,6 +40,7 @@ while (($#)); do
         --wrk-cpus) wrk_cpus=$2; shift ;;
         --server-cpus-2loops) server_cpus_2loops=$2; shift ;;
         --no-pin) pin=0 ;;
+        --pipeline) pipeline=$2; shift ;;
         *) echo "bench-http: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
@@ -65,12 +67,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+release="${CARGO_TARGET_DIR:-target}/release"
 command_of() {
     case $1 in
-        readyio) echo "target/release/examples/http_server" ;;
-        readyio-2loops) echo "target/release/examples/http_server --threads 2" ;;
-        mio) echo "target/release/http_mio" ;;
-        tokio) echo "target/release/http_tokio" ;;
+        readyio) echo "$release/examples/http_server" ;;
+        readyio-2loops) echo "$release/examples/http_server --threads 2" ;;
+        mio) echo "$release/http_mio" ;;
+        tokio) echo "$release/http_tokio" ;;
         *) echo "bench-http: unknown server $1" >&2; return 1 ;;
     esac
 }
@@ -138,7 +141,8 @@ for name in $servers; do
 done
 echo "bench-http: ${servers// /, } answer with the same bytes"
 
-machine="$(nproc) cpus, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+export WRK_PIPELINE=$pipeline
+machine="$(nproc) cpus, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), pipeline depth $pipeline"
 echo "bench-http: $runs run(s) of ${duration}s per server and connection count; $machine"
 ((pin)) && echo "bench-http: wrk on cpu $wrk_cpus, servers on cpu $server_cpus (2-loop server on $server_cpus_2loops)"
 : >"$out/runs.jsonl"
