@@ -91,6 +91,9 @@ pinned() { # pinned CPUS COMMAND...: runs COMMAND on CPUS when pinning
 start_server() {
     local name=$1 cmd i
     cmd=$(command_of "$name")
+    # Created here, not by the background job's redirection, which may come after the
+    # first look for the address below.
+    : >"$work/$name.log"
     # $cmd is unquoted on purpose: a binary and its arguments. Started directly (not
     # through a function, which would run in a subshell) so that $! is the server itself.
     if ((pin)); then
@@ -156,8 +159,8 @@ for run in $(seq "$runs"); do
             cpu_before=$(cpu_seconds "${pid[$name]}")
             result=$(pinned "$wrk_cpus" wrk -t1 -c"$c" -d"${duration}s" --timeout 5s -s ci/wrk-report.lua "$url" |
                 sed -n 's/^WRK_JSON //p')
-            cpu_after=$(cpu_seconds "${pid[$name]}")
             require_alive "$name"
+            cpu_after=$(cpu_seconds "${pid[$name]}")
             [ -n "$result" ] || { echo "bench-http: wrk printed no summary for $name" >&2; exit 1; }
             printf '{"server": "%s", "connections": %s, "run": %s, "server_cpu_s": %s, "wrk": %s}\n' \
                 "$name" "$c" "$run" "$(awk -v a="$cpu_before" -v b="$cpu_after" 'BEGIN { print b - a }')" "$result" \
