@@ -329,7 +329,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benches", help="JSON lines from READYIO_BENCH_JSON")
     parser.add_argument("--http", help="summary.json from ci/bench-http.sh")
-    parser.add_argument("--out", default="docs/charts")
+    parser.add_argument("--out", default="charts")
     args = parser.parse_args()
     if not args.benches and not args.http:
         parser.error("give --benches and/or --http")

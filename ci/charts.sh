@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates BENCHMARKS.md's charts (docs/charts/*.svg) in one command: runs the compare/
+# Regenerates BENCHMARKS.md's charts (charts/*.svg, kept out of the package) in one command: runs the compare/
 # benchmarks with READYIO_BENCH_JSON (every table row as a JSON line) and the HTTP
 # benchmark (ci/bench-http.sh), then draws the SVGs with ci/charts.py.
 #
@@ -9,11 +9,11 @@
 #   bash ci/charts.sh --from PATH...   only draw, from saved output: a directory holding
 #                                      benches.jsonl and http/summary.json (what a run leaves in
 #                                      target/charts), or those files themselves
-#   --out DIR                          where the SVGs go (default docs/charts)
+#   --out DIR                          where the SVGs go (default charts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-data=target/charts out=docs/charts quick=0 from=()
+data=target/charts out=charts quick=0 from=()
 while (($#)); do
     case $1 in
         --quick) quick=1 ;;
