@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates BENCHMARKS.md's charts (charts/*.svg, kept out of the package) in one command: runs the compare/
-# benchmarks with READYIO_BENCH_JSON (every table row as a JSON line) and the HTTP
-# benchmark (ci/bench-http.sh), then draws the SVGs with ci/charts.py.
+# Regenerates BENCHMARKS.md's charts (charts/*.svg, which the package leaves out) in one
+# command: runs the compare/ benchmarks with READYIO_BENCH_JSON (every table row as a JSON
+# line) and the HTTP benchmark (ci/bench-http.sh), then draws the SVGs with ci/charts.py.
 #
 #   bash ci/charts.sh                  full runs (tens of minutes; use a quiet machine), then draw
 #   bash ci/charts.sh --quick          quick benchmarks and a smoke HTTP run: checks the pipeline,
