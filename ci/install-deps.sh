@@ -3,7 +3,8 @@
 #   apt:    libclang-dev (bindgen, --features generate) and libclang 19 (the one that knows LoongArch),
 #           strace (syscall counts), cmake (libkqueue, for ci/test-libkqueue.sh), qemu-user + each
 #           qemu target's cross gcc and libc (ci/test-qemu.sh; the list is QEMU_TARGETS in
-#           ci/common.sh), musl needs nothing (Rust ships its own musl crt).
+#           ci/common.sh), musl needs nothing (Rust ships its own musl crt); curl and netcat-openbsd
+#           (the real clients of the HTTP and chat example tests), wrk (ci/bench-http.sh).
 #   pip:    ziglang (the cross targets' C headers, and the linker cargo-zigbuild drives),
 #           cargo-zigbuild, actionlint (see below). Pinned: a new zig ships new headers, and
 #           the committed bindings are generated from exactly these.
@@ -32,7 +33,7 @@ RUST_TARGETS=(
     x86_64-unknown-netbsd
     "${QEMU_TARGETS[@]}"
 )
-APT_PACKAGES=(libclang-dev libclang1-19 libclang-common-19-dev strace cmake)
+APT_PACKAGES=(libclang-dev libclang1-19 libclang-common-19-dev strace cmake curl netcat-openbsd wrk)
 qemu_targets=("${QEMU_TARGETS[@]}")
 build_std_targets=("${BUILD_STD_TARGETS[@]}")
 if [ "${1:-}" = --qemu ]; then

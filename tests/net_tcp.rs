@@ -244,6 +244,52 @@ fn binding_an_address_in_use_returns_addr_in_use() {
 }
 
 #[test]
+fn bind_reuseport_lets_listeners_share_a_port() {
+    for any_port in [v4(), v6()] {
+        let first = TcpListener::bind_reuseport(&any_port).unwrap();
+        let addr = first.local_addr().unwrap();
+        let second = TcpListener::bind_reuseport(&addr).unwrap();
+        assert_eq!(second.local_addr().unwrap(), addr);
+        assert!(first.reuseport().unwrap() && second.reuseport().unwrap());
+    }
+}
+
+#[test]
+fn plain_bind_of_a_reuseport_port_returns_addr_in_use() {
+    let shared = TcpListener::bind_reuseport(&v4()).unwrap();
+    let error = TcpListener::bind(&shared.local_addr().unwrap()).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
+    let plain = TcpListener::bind(&v4()).unwrap();
+    assert!(!plain.reuseport().unwrap());
+    let error = TcpListener::bind_reuseport(&plain.local_addr().unwrap()).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
+}
+
+/// Linux hashes each connection's addresses to one of the listeners sharing the port:
+/// 64 connections from distinct source ports all landing on one of two listeners has
+/// probability 2^-63.
+#[cfg(target_os = "linux")]
+#[test]
+fn reuseport_listeners_share_the_incoming_connections() {
+    let first = TcpListener::bind_reuseport(&v4()).unwrap();
+    let addr = first.local_addr().unwrap();
+    let listeners = [first, TcpListener::bind_reuseport(&addr).unwrap()];
+    let clients: Vec<_> = (0..64).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    let mut accepted = [0usize; 2];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while accepted.iter().sum::<usize>() < clients.len() && Instant::now() < deadline {
+        for (count, listener) in accepted.iter_mut().zip(&listeners) {
+            while listener.accept().unwrap().is_some() {
+                *count += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(accepted.iter().sum::<usize>(), clients.len(), "accepted {accepted:?}");
+    assert!(accepted.iter().all(|&n| n > 0), "one listener got every connection: {accepted:?}");
+}
+
+#[test]
 fn vectored_write_and_read_move_all_buffers_in_one_call() {
     let (client, server) = connected_pair(v4());
     let parts: [&[u8]; 3] = [b"one ", b"two ", b"three"];

@@ -256,11 +256,11 @@ fn throughput() {
         (WAKE_EVERY_SEND, mio_crossbeam_throughput),
         (WAKE_SLEEPING_ONLY, mio_crossbeam_sleep_aware_throughput),
     ];
-    println!(
-        "\n### Notify throughput: {total} u64 messages, queue capacity {CAPACITY} (median of {samples}, order rotated per sample)\n"
+    let table = support::Table::new(
+        &format!("Notify throughput: {total} u64 messages, queue capacity {CAPACITY} (median of {samples}, order rotated per sample)"),
+        "| producers | contender | Mmsg/s | ratio to wake every send | ratio to wake only a sleeping loop | write syscalls/msg |",
+        "|---:|---|---:|---:|---:|---:|",
     );
-    println!("| producers | contender | Mmsg/s | ratio to wake every send | ratio to wake only a sleeping loop | write syscalls/msg |");
-    println!("|---:|---|---:|---:|---:|---:|");
     for producers in [1usize, 4] {
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
         let mut writes: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
@@ -274,13 +274,14 @@ fn throughput() {
         }
         let medians: Vec<f64> = rates.iter_mut().map(|r| median(r)).collect();
         for (i, (name, _)) in contenders.iter().enumerate() {
-            println!(
-                "| {producers} | {name} | {:.2} | {:.2} | {:.2} | {:.4} |",
-                medians[i] / 1e6,
-                medians[i] / medians[1],
-                medians[i] / medians[2],
-                median(&mut writes[i])
-            );
+            table.row(&[
+                producers.to_string(),
+                name.to_string(),
+                format!("{:.2}", medians[i] / 1e6),
+                format!("{:.2}", medians[i] / medians[1]),
+                format!("{:.2}", medians[i] / medians[2]),
+                format!("{:.4}", median(&mut writes[i])),
+            ]);
         }
     }
 }

@@ -263,13 +263,31 @@ impl Handler for Lateness {
     }
 }
 
-/// p50, p99 and max of `late_ns` in µs, and how many were negative (early).
-fn lateness_row(name: &str, n: u32, late_ns: &[i128]) {
+/// p50, p99 and max of `late_ns` in µs, and how many were negative (early); the whole
+/// distribution (as quantiles) goes to the JSON output only.
+fn lateness_row(table: &support::Table, name: &str, n: u32, late_ns: &[i128]) {
     let early = late_ns.iter().filter(|&&l| l < 0).count();
     let mut late: Vec<f64> = late_ns.iter().map(|&l| l as f64 / 1000.0).collect();
     late.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| late[((late.len() - 1) as f64 * p).round() as usize];
-    println!("| {name} | {n} | {:.1} | {:.1} | {:.1} | {early} |", pct(0.5), pct(0.99), late[late.len() - 1]);
+    let (p50, p99, max) = (pct(0.5), pct(0.99), late[late.len() - 1]);
+    table.row(&[
+        name.into(),
+        n.to_string(),
+        format!("{p50:.1}"),
+        format!("{p99:.1}"),
+        format!("{max:.1}"),
+        early.to_string(),
+    ]);
+    let quantiles: Vec<f64> = (0..=1000).map(|q| q as f64 / 1000.0).collect();
+    support::json_record(
+        "Timer lateness distribution",
+        &[
+            ("run", support::Json::Str(name.into())),
+            ("quantiles", support::Json::Nums(quantiles.clone())),
+            ("late_us", support::Json::Nums(quantiles.iter().map(|&q| pct(q)).collect())),
+        ],
+    );
 }
 
 fn signed_ns(now: Instant, deadline: Instant) -> i128 {
@@ -312,11 +330,13 @@ fn lateness_on_idle_loop() {
         })
         .collect();
 
-    println!("\n### Timer lateness: {n} timeouts, random delays 1 ms ..= {span_ms} ms, 1 ms tick\n");
-    println!("| run | timers | p50 µs | p99 µs | max µs | fired early |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    lateness_row("readyio EventLoop (idle but for its timers)", n, &handler.late_ns);
-    lateness_row("floor: std::thread::sleep to each deadline", n, &floor);
+    let table = support::Table::new(
+        &format!("Timer lateness: {n} timeouts, random delays 1 ms ..= {span_ms} ms, 1 ms tick"),
+        "| run | timers | p50 µs | p99 µs | max µs | fired early |",
+        "|---|---:|---:|---:|---:|---:|",
+    );
+    lateness_row(&table, "readyio EventLoop (idle but for its timers)", n, &handler.late_ns);
+    lateness_row(&table, "floor: std::thread::sleep to each deadline", n, &floor);
 }
 
 fn main() {

@@ -55,6 +55,46 @@ impl TcpListener {
         Ok(TcpListener { fd: fd.into() })
     }
 
+    /// Creates a listener bound to `addr` as [`bind`](TcpListener::bind) does, with
+    /// `SO_REUSEPORT` also set, so that several listeners (typically one per thread, each
+    /// with its own event loop) can bind the same address and port.
+    ///
+    /// Every listener sharing the port must be made this way, by the same user; a plain
+    /// [`bind`](TcpListener::bind) of that port gives `ErrorKind::AddrInUse`. To share a port
+    /// picked by the kernel, bind the first listener to port 0 and the others to the
+    /// address it reports.
+    ///
+    /// Where the connections go depends on the kernel: Linux (3.9 and later) spreads them
+    /// across the listeners by a hash of each connection's addresses and ports, so every
+    /// listener must be accepted from. FreeBSD (which balances only with its own
+    /// `SO_REUSEPORT_LB`), macOS, NetBSD and OpenBSD let the listeners share the port but
+    /// do not balance: one of them receives the connections.
+    ///
+    /// ```
+    /// use readyio::tcp::TcpListener;
+    ///
+    /// let first = TcpListener::bind_reuseport(&"127.0.0.1:0".parse().unwrap())?;
+    /// let second = TcpListener::bind_reuseport(&first.local_addr()?)?;
+    /// assert_eq!(first.local_addr()?, second.local_addr()?);
+    /// assert!(second.reuseport()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "SO_REUSEPORT")]
+    pub fn bind_reuseport(addr: &SocketAddr) -> io::Result<TcpListener> {
+        let fd = socket::socket(Domain::of(addr), SocketType::Stream)?;
+        socket::set_reuse_address(fd.as_fd(), true)?;
+        socket::set_reuse_port(fd.as_fd(), true)?;
+        socket::bind(fd.as_fd(), &RawSockAddr::from_inet(addr))?;
+        socket::listen(fd.as_fd(), socket::LISTEN_BACKLOG)?;
+        Ok(TcpListener { fd: fd.into() })
+    }
+
+    /// Whether `SO_REUSEPORT` is set on the listener (see
+    /// [`bind_reuseport`](TcpListener::bind_reuseport)).
+    pub fn reuseport(&self) -> io::Result<bool> {
+        socket::reuse_port(self.fd.as_fd())
+    }
+
     /// Takes over a listening `std::net::TcpListener`, making it non-blocking.
     ///
     /// `addr` is the listener's local address; Unix does not need it (it exists for the

@@ -461,6 +461,18 @@ pub(crate) fn set_reuse_address(socket: BorrowedFd<'_>, on: bool) -> io::Result<
     setsockopt(socket, c::SOL_SOCKET, c::SO_REUSEADDR, flag(on))
 }
 
+/// `SO_REUSEPORT`: lets several sockets bind the same address and port, each set before
+/// its `bind`, and all owned by the same user. On Linux the kernel then spreads incoming
+/// connections across the listeners (by a hash of the connection's addresses).
+pub(crate) fn set_reuse_port(socket: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    setsockopt(socket, c::SOL_SOCKET, c::SO_REUSEPORT, flag(on))
+}
+
+/// Whether `SO_REUSEPORT` is set.
+pub(crate) fn reuse_port(socket: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(getsockopt_int(socket, c::SOL_SOCKET, c::SO_REUSEPORT)? != 0)
+}
+
 /// `SO_ERROR`: takes (and clears) the socket's pending error.
 pub(crate) fn take_error(socket: BorrowedFd<'_>) -> io::Result<Option<io::Error>> {
     let code = getsockopt_int(socket, c::SOL_SOCKET, c::SO_ERROR)?;
