@@ -317,8 +317,10 @@ fn drive(
     }
     let mut drive = Drive { most_moved_per_now: 0, polls_firing_nothing: 0, fired: Vec::new() };
     let mut now = 0;
+    let last_deadline = deadlines.iter().copied().max().unwrap_or(0);
     while !wheel.is_empty() {
         now = next_now(wheel, now);
+        assert!(now <= last_deadline + 1_000 * MS, "{} timers never fired", wheel.len());
         let before = (wheel.records_moved(), drive.fired.len());
         while let Some(i) = wheel.poll(now) {
             drive.fired.push((i, now));

@@ -409,6 +409,13 @@ impl<T> TimerWheel<T> {
             if tick > now_tick {
                 break;
             }
+            // Events lie after `elapsed` (invariants 1 and 6) and are consumed where they
+            // happen: one that does not move on would loop here for ever.
+            assert!(
+                tick > self.elapsed,
+                "timer wheel invariant broken: event at tick {tick} is not after {}",
+                self.elapsed
+            );
             self.elapsed = tick;
             if moves_may_be_due {
                 for level in 1..self.levels {
@@ -490,6 +497,7 @@ impl<T> TimerWheel<T> {
     /// their records' home levels, stale records too (telling would cost a read of each
     /// entry).
     fn move_down(&mut self, list: usize, max_chunks: usize) {
+        let level = list / (2 * self.slots);
         let mut moved = 0;
         while moved < max_chunks {
             let mut slot = self.lists[list];
@@ -518,9 +526,13 @@ impl<T> TimerWheel<T> {
             }
             for pos in 0..count {
                 let record = self.chunks[chunk as usize].records[pos];
-                // Every record of a moving slot is after `elapsed` (invariant 6).
+                // Every record of a moving slot is after `elapsed` (invariant 6), and its
+                // home is below: a record filed back where it came from would be moved
+                // again for ever.
                 let tick = self.tick_of(record.deadline_ns);
-                self.file_in_slot(record, tick);
+                let home = self.home_level(tick);
+                assert!(home < level, "timer wheel invariant broken: a record of level {level} moves to {home}");
+                self.file_at_level(record, home, tick);
             }
             self.free_chunk(chunk);
             self.records_moved += count as u64;
@@ -656,7 +668,13 @@ impl<T> TimerWheel<T> {
     /// inlined for the common case, a slot whose last chunk has room.
     #[inline(always)]
     fn file_in_slot(&mut self, record: Record, tick: u64) {
-        let list_index = self.list_of(self.home_level(tick), tick);
+        self.file_at_level(record, self.home_level(tick), tick);
+    }
+
+    /// Files `record`, whose tick is `tick`, in its slot at `level`.
+    #[inline(always)]
+    fn file_at_level(&mut self, record: Record, level: usize, tick: u64) {
+        let list_index = self.list_of(level, tick);
         let list = &mut self.lists[list_index];
         if list.tail == NIL || list.tail_len as usize == CHUNK {
             return self.file_in_new_chunk(record, list_index);
