@@ -73,7 +73,8 @@ mod epoll;
 pub(crate) use epoll::{Selector, SelectorEvents};
 
 // The kqueue translation is compiled (and unit-tested against the BSD and macOS bindings)
-// on Linux too; its selector only on the kqueue systems.
+// on Linux too; its selector only on the kqueue systems. `cargo fuzz` (--cfg fuzzing)
+// builds it with `kqueue_fuzz.rs`, the fuzz target's way in.
 #[cfg(any(
     target_os = "macos",
     target_os = "ios",
@@ -81,9 +82,13 @@ pub(crate) use epoll::{Selector, SelectorEvents};
     target_os = "netbsd",
     target_os = "openbsd",
     target_os = "dragonfly",
-    test
+    test,
+    fuzzing
 ))]
+#[cfg_attr(fuzzing, macro_use)]
 mod kqueue;
+#[cfg(fuzzing)]
+pub mod kqueue_fuzz;
 #[cfg(any(
     target_os = "macos",
     target_os = "ios",
