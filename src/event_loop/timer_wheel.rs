@@ -37,6 +37,12 @@
 //! per advance, `next_deadline` wakes it early enough for that; an advance that reaches a
 //! deadline anyway (the owner was late) finishes that move at once.
 //!
+//! The price: a whole-slot move writes its records into slots whose last chunks stay in
+//! the cache for the whole move, a spread one finds them cold at every step, and timers
+//! within two rotations are filed straight into the many level-0 slots instead of the few
+//! of level 1. In the timers benchmark (1M timers over 10 s) that is about a fifth more
+//! time per timer than whole-slot cascades, still under a fifth of a binary heap's.
+//!
 //! # Storage
 //!
 //! A timer is an *entry* in a slab (its value and a generation) plus a 16-byte *record*
