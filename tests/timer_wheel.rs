@@ -1,31 +1,27 @@
 //! The timing wheel as a data structure, driven with simulated time: deadline order, never
-//! early, cancellation, capacity, and a randomized comparison with a sorted-map model.
+//! early, cancellation, capacity, a randomized comparison with a sorted-map model, and the
+//! bound on how much one poll re-files when slots move down a level.
+//!
+//! Under Miri (`ci/miri.sh`) the tests that take hundreds of thousands of steps are
+//! ignored; `random_operations_match_a_sorted_model_in_a_miri_sized_wheel` runs the model
+//! through moves at two levels, compactions and a full wheel in a few hundred steps.
 
+#[path = "support/rng.rs"]
+mod rng;
+#[path = "support/timer_model.rs"]
+mod timer_model;
 #[path = "../src/event_loop/timer_wheel.rs"]
 #[allow(dead_code)]
 mod timer_wheel;
 
-use std::collections::BTreeMap;
+use rng::{Choices, Rng};
+use timer_model::Shape;
 use timer_wheel::{TimerKey, TimerWheel};
 
 const MS: u64 = 1_000_000;
 
 fn drain(wheel: &mut TimerWheel<u32>, now: u64) -> Vec<u32> {
     std::iter::from_fn(|| wheel.poll(now)).collect()
-}
-
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 #[test]
@@ -130,60 +126,19 @@ fn cancelling_the_only_timer_of_a_slot_clears_the_next_deadline() {
     assert_eq!(wheel.next_deadline(), None);
 }
 
-/// Random inserts, cancels and polls against a `BTreeMap<(deadline, seq), value>` model:
-/// every poll must return exactly the model's due timers, in deadline order.
 fn matches_model(slots: usize, tick_ns: u64, horizon_ns: u64, seed: u64) {
-    let mut rng = Rng(seed);
-    let mut wheel = TimerWheel::new(4096, tick_ns, slots);
-    let mut model: BTreeMap<(u64, u64), u32> = BTreeMap::new();
-    let mut keys: Vec<(TimerKey, (u64, u64))> = Vec::new();
-    let mut now = 0u64;
-    for step in 0..20_000u64 {
-        match rng.below(10) {
-            0..=4 => {
-                let deadline = now.saturating_add(rng.below(horizon_ns));
-                if let Ok(key) = wheel.insert(deadline, step as u32) {
-                    model.insert((deadline, step), step as u32);
-                    keys.push((key, (deadline, step)));
-                }
-            }
-            5..=6 if !keys.is_empty() => {
-                let (key, model_key) = keys.swap_remove(rng.below(keys.len() as u64) as usize);
-                assert_eq!(wheel.cancel(key), model.remove(&model_key), "cancel at step {step}");
-            }
-            _ => {
-                now = now.saturating_add(rng.below(horizon_ns / 50 + 1));
-                let expected: Vec<u32> = {
-                    let due: Vec<(u64, u64)> = model.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
-                    due.iter().map(|k| model.remove(k).unwrap()).collect()
-                };
-                let fired = drain(&mut wheel, now);
-                // Equal deadlines may come out in either order; compare by deadline.
-                let deadline_of = |v: &u32| keys.iter().find(|(_, (_, s))| *s == u64::from(*v)).map(|(_, (d, _))| *d);
-                let fired_deadlines: Vec<_> = fired.iter().map(deadline_of).collect();
-                let expected_deadlines: Vec<_> = expected.iter().map(deadline_of).collect();
-                assert_eq!(fired_deadlines, expected_deadlines, "fired at now={now}, step {step}");
-                let mut fired_sorted = fired.clone();
-                fired_sorted.sort();
-                let mut expected_sorted = expected.clone();
-                expected_sorted.sort();
-                assert_eq!(fired_sorted, expected_sorted);
-                keys.retain(|(_, (d, _))| *d > now);
-                if let (Some(next), Some(((earliest, _), _))) = (wheel.next_deadline(), model.iter().next()) {
-                    assert!(next <= *earliest, "next_deadline {next} after pending {earliest}");
-                }
-            }
-        }
-        assert_eq!(wheel.len(), model.len());
-    }
+    let shape = Shape { capacity: 4096, slots, tick_ns, horizon_ns, max_step_ns: horizon_ns / 50 };
+    timer_model::run(&mut Rng::new(seed), shape, 20_000);
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn random_operations_match_a_sorted_model_with_1024_slots() {
     matches_model(1024, MS, 10_000 * MS, 0x9e37_79b9_7f4a_7c15);
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn random_operations_match_a_sorted_model_with_small_wheels() {
     matches_model(2, MS, 500 * MS, 1);
     matches_model(8, 250_000, 80 * MS, 2);
@@ -191,6 +146,7 @@ fn random_operations_match_a_sorted_model_with_small_wheels() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn random_operations_match_a_sorted_model_with_huge_horizons() {
     matches_model(64, MS, u64::MAX / 256, 4);
     matches_model(1024, 7, u64::MAX / 128, 5);
@@ -216,13 +172,14 @@ fn timers_cancelled_while_due_never_block_new_ones_or_fire() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn a_slot_with_many_timers_cancelled_in_any_order_keeps_the_rest() {
     let mut wheel = TimerWheel::new(1000, MS, 64);
     let keys: Vec<TimerKey> = (0..1000u32).map(|i| wheel.insert(5_000 * MS + u64::from(i), i).unwrap()).collect();
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     let mut cancelled = std::collections::HashSet::new();
     for _ in 0..600 {
-        let i = rng.below(1000) as usize;
+        let i = rng.below(1000);
         let expected = if cancelled.insert(i) { Some(i as u32) } else { None };
         assert_eq!(wheel.cancel(keys[i]), expected);
     }
@@ -232,6 +189,7 @@ fn a_slot_with_many_timers_cancelled_in_any_order_keeps_the_rest() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn timers_inserted_and_cancelled_without_end_never_fill_a_small_wheel() {
     // A cancelled timer's record stays in its slot, stale, until the slot empties or the
     // wheel compacts because its record pool ran out; live timers must survive that.
@@ -239,9 +197,9 @@ fn timers_inserted_and_cancelled_without_end_never_fill_a_small_wheel() {
     for i in 0..7u32 {
         wheel.insert(100_000 * MS + u64::from(i), i).unwrap();
     }
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for i in 0..200_000u32 {
-        let deadline = 200_000 * MS + rng.below(u64::MAX / 4);
+        let deadline = 200_000 * MS + rng.below_u64(u64::MAX / 4);
         let key = wheel.insert(deadline, 100 + i).unwrap();
         assert_eq!(wheel.cancel(key), Some(100 + i));
     }
@@ -256,10 +214,10 @@ fn a_slot_full_of_cancelled_timers_cascades_its_live_ones_in_order() {
     // mostly stale records, and moving them down to 64 level-0 slots needs more free
     // chunks than a wheel of capacity 16 has left, unless it compacts first.
     let mut wheel = TimerWheel::new(16, MS, 64);
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     let mut live = Vec::new();
     for i in 0..1100u32 {
-        let deadline = 64 * MS + rng.below(64 * MS);
+        let deadline = 64 * MS + rng.below_u64(64 * MS);
         let key = wheel.insert(deadline, i).unwrap();
         if i % 100 == 0 {
             live.push((deadline, i));
@@ -280,6 +238,7 @@ fn a_slot_full_of_cancelled_timers_cascades_its_live_ones_in_order() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn a_full_wheel_of_any_capacity_refuses_the_next_timer_and_reuses_a_freed_one() {
     for capacity in [1usize, 63, 64, 65, 100, 4095, 4096, 4097, 6400, 262_145] {
         let mut wheel = TimerWheel::new(capacity, MS, 64);
@@ -296,6 +255,7 @@ fn a_full_wheel_of_any_capacity_refuses_the_next_timer_and_reuses_a_freed_one() 
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
 fn ticks_longer_than_four_seconds_keep_deadline_order_and_never_fire_early() {
     // Ticks over 2^32 ns take the wheel's other way of sorting a tick's timers.
     let mut wheel = TimerWheel::new(16, 5_000_000_000, 64);
@@ -305,4 +265,133 @@ fn ticks_longer_than_four_seconds_keep_deadline_order_and_never_fire_early() {
     assert_eq!(drain(&mut wheel, 10_000_000_000 + 2_499 * MS), vec![0, 1]);
     assert_eq!(drain(&mut wheel, 15_000_000_000), vec![2, 3]);
     matches_model(64, 5_000_000_000, 100_000_000_000_000, 6);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
+fn random_operations_match_a_sorted_model_when_time_creeps_through_many_moves() {
+    // 16 slots: a level-0 rotation is 16 ticks, so slots of levels 1 to 3 move down all
+    // the time, a share per poll, while timers are inserted and cancelled around them.
+    let shape = Shape { capacity: 4096, slots: 16, tick_ns: MS, horizon_ns: 5_000 * MS, max_step_ns: 2 * MS };
+    timer_model::run(&mut Rng::new(8), shape, 20_000);
+    let shape = Shape { capacity: 300, slots: 4, tick_ns: 100_000, horizon_ns: 2_000 * MS, max_step_ns: MS };
+    timer_model::run(&mut Rng::new(9), shape, 20_000);
+}
+
+#[test]
+fn random_operations_match_a_sorted_model_in_a_miri_sized_wheel() {
+    // Small enough for Miri (a few hundred steps, pools of a few chunks), and still through
+    // moves at two levels, a full wheel, and (capacity 4: a pool of 12 chunks, soon filled
+    // by stale records) compactions, also in the middle of a move.
+    let steps = if cfg!(miri) { 300 } else { 20_000 };
+    for (seed, capacity, slots) in [(10, 48, 8), (11, 48, 64), (12, 4, 8)] {
+        let shape = Shape { capacity, slots, tick_ns: MS, horizon_ns: 600 * MS, max_step_ns: 4 * MS };
+        timer_model::run(&mut Rng::new(seed), shape, steps);
+    }
+}
+
+/// Deadlines spread evenly (by a fixed generator) over `from_ns .. to_ns`.
+fn spread_deadlines(count: usize, from_ns: u64, to_ns: u64, seed: u64) -> Vec<u64> {
+    let mut rng = Rng::new(seed);
+    (0..count).map(|_| from_ns + rng.below_u64(to_ns - from_ns)).collect()
+}
+
+/// What driving a wheel through its timers showed: the most records one `now` (all the
+/// polls at it) moved down a level, how many polls fired nothing, and for each timer the
+/// `now` it fired at (in firing order).
+struct Drive {
+    most_moved_per_now: u64,
+    polls_firing_nothing: usize,
+    fired: Vec<(u32, u64)>,
+}
+
+/// Inserts one timer per deadline (the value is its index), then polls at each `now` that
+/// `next_now` gives until every timer has fired.
+fn drive(
+    wheel: &mut TimerWheel<u32>,
+    deadlines: &[u64],
+    mut next_now: impl FnMut(&TimerWheel<u32>, u64) -> u64,
+) -> Drive {
+    for (i, &deadline) in deadlines.iter().enumerate() {
+        wheel.insert(deadline, i as u32).unwrap();
+    }
+    let mut drive = Drive { most_moved_per_now: 0, polls_firing_nothing: 0, fired: Vec::new() };
+    let mut now = 0;
+    let last_deadline = deadlines.iter().copied().max().unwrap_or(0);
+    while !wheel.is_empty() {
+        now = next_now(wheel, now);
+        assert!(now <= last_deadline + 1_000 * MS, "{} timers never fired", wheel.len());
+        let before = (wheel.records_moved(), drive.fired.len());
+        while let Some(i) = wheel.poll(now) {
+            drive.fired.push((i, now));
+        }
+        drive.most_moved_per_now = drive.most_moved_per_now.max(wheel.records_moved() - before.0);
+        if drive.fired.len() == before.1 {
+            drive.polls_firing_nothing += 1;
+        }
+    }
+    drive
+}
+
+/// Every timer fired once, in deadline order, never early; returns the worst lateness.
+fn check_fired(deadlines: &[u64], fired: &[(u32, u64)]) -> u64 {
+    assert_eq!(fired.len(), deadlines.len());
+    let mut seen = vec![false; deadlines.len()];
+    let mut last_deadline = 0;
+    let mut most_late = 0;
+    for &(i, at) in fired {
+        let deadline = deadlines[i as usize];
+        assert!(!std::mem::replace(&mut seen[i as usize], true), "timer {i} fired twice");
+        assert!(at >= deadline, "timer {i} fired at {at}, before its deadline {deadline}");
+        assert!(deadline >= last_deadline, "timer {i} ({deadline}) fired after one due at {last_deadline}");
+        last_deadline = deadline;
+        most_late = most_late.max(at - deadline);
+    }
+    most_late
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
+fn a_poll_every_tick_moves_only_an_even_share_of_each_slot_down() {
+    // 200k timers over 10 s of 1 ms ticks: each level-1 slot (1024 ticks) holds about 20k
+    // of them. A wheel that re-files a slot all at once moves those 20k in one poll, and
+    // every timer due then waits for it; here a slot moves during the 1024 ticks before
+    // it is needed, ceil(161 chunks / 1024 polls) = one chunk of 128 records per poll.
+    let deadlines = spread_deadlines(200_000, 0, 10_000 * MS, 12);
+    let mut wheel = TimerWheel::new(deadlines.len(), MS, 1024);
+    let drive = drive(&mut wheel, &deadlines, |_, now| now + MS);
+    check_fired(&deadlines, &drive.fired);
+    assert!(drive.most_moved_per_now <= 128, "one poll moved {} records down", drive.most_moved_per_now);
+    // Within two level-0 rotations of the start a timer is filed at level 0 and never
+    // moves; every other one moves exactly once, from level 1.
+    let filed_above_level0 = deadlines.iter().filter(|&&d| d / MS >= 2048).count() as u64;
+    assert_eq!(wheel.records_moved(), filed_above_level0);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
+fn an_owner_sleeping_until_next_deadline_moves_at_most_eight_chunks_per_wake() {
+    // 100k timers in one level-1 slot (3072 ..= 4095 ms) and nothing before them: an owner
+    // that sleeps until `next_deadline` is woken early enough to move the 782 chunks at
+    // most 8 per wake (1024 records) and still fires every timer at its exact deadline.
+    let deadlines = spread_deadlines(100_000, 3_072 * MS, 4_096 * MS, 13);
+    let mut wheel = TimerWheel::new(deadlines.len(), MS, 1024);
+    let drive = drive(&mut wheel, &deadlines, |wheel, _| wheel.next_deadline().expect("a timer is pending"));
+    assert_eq!(check_fired(&deadlines, &drive.fired), 0, "each timer fires at its deadline");
+    assert!(drive.most_moved_per_now <= 8 * 128, "one wake moved {} records down", drive.most_moved_per_now);
+    assert_eq!(wheel.records_moved(), deadlines.len() as u64);
+    // ceil(782 / 8) = 98 wakes to move the slot; none other fires nothing.
+    assert!(drive.polls_firing_nothing <= 100, "{} wakes fired nothing", drive.polls_firing_nothing);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the Miri-sized model covers the same paths")]
+fn timers_within_two_rotations_of_level_0_are_never_moved() {
+    // The load, scaled down: 50k timers due within 0 .. 2 s of 1 ms ticks fit the
+    // two banks of level 0 (2048 ticks), so no poll moves anything.
+    let deadlines = spread_deadlines(50_000, 0, 2_048 * MS, 14);
+    let mut wheel = TimerWheel::new(deadlines.len(), MS, 1024);
+    let drive = drive(&mut wheel, &deadlines, |_, now| now + MS);
+    check_fired(&deadlines, &drive.fired);
+    assert_eq!(wheel.records_moved(), 0);
 }

@@ -1,5 +1,7 @@
 //! Timers: the event loop's timing wheel against a `std::collections::BinaryHeap` and the
-//! `hierarchical_hash_wheel_timer` crate, plus the lateness of timeouts on an idle loop.
+//! `hierarchical_hash_wheel_timer` crate (and beside the wheel as it was before its cascades
+//! were spread out, to show what spreading costs), plus the lateness of timeouts on an idle
+//! loop. Lateness under a million timers: the `timer_lateness` benchmark.
 //!
 //! Part 1 (data structures, simulated time): insert N timeouts with random deadlines within
 //! 10 s, cancel every other one, then advance time in 1 ms steps to 10 s firing the rest.
@@ -16,6 +18,9 @@ mod support;
 #[path = "../../src/event_loop/timer_wheel.rs"]
 #[allow(dead_code)]
 mod timer_wheel;
+#[path = "support/timer_wheel_whole_slot_cascades.rs"]
+#[allow(dead_code)]
+mod timer_wheel_whole_slot_cascades;
 
 use hierarchical_hash_wheel_timer::wheels::cancellable::{CancellableTimerEntry, QuadWheelWithOverflow};
 use readyio::{EventLoop, Handler};
@@ -26,7 +31,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use support::counting_alloc::{allocations, CountingAlloc};
 use support::median;
-use timer_wheel::TimerWheel;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -69,39 +73,46 @@ fn timed(f: impl FnOnce()) -> f64 {
     start.elapsed().as_nanos() as f64
 }
 
-/// readyio's wheel: 1 ms ticks, 1024 slots per level, preallocated for all timers.
-fn run_readyio(deadlines: &[u64]) -> Phases {
-    let mut wheel = TimerWheel::new(deadlines.len(), MS, 1024);
-    let mut keys = Vec::with_capacity(deadlines.len());
-    let mut measured = Phases::default();
-    for round in 0..ROUNDS {
-        let base = round * SPAN_MS * MS;
-        keys.clear();
-        let before = allocations();
-        let mut fired = 0u64;
-        let insert = timed(|| {
-            for (i, &d) in deadlines.iter().enumerate() {
-                keys.push(wheel.insert(base + d, i as u32).unwrap_or_else(|_| panic!("full")));
+/// Defines `$run`, which drives readyio's wheel type `$wheel`: 1 ms ticks, 1024 slots per
+/// level, preallocated for all timers.
+macro_rules! wheel_runner {
+    ($run:ident, $wheel:ty) => {
+        fn $run(deadlines: &[u64]) -> Phases {
+            let mut wheel = <$wheel>::new(deadlines.len(), MS, 1024);
+            let mut keys = Vec::with_capacity(deadlines.len());
+            let mut measured = Phases::default();
+            for round in 0..ROUNDS {
+                let base = round * SPAN_MS * MS;
+                keys.clear();
+                let before = allocations();
+                let mut fired = 0u64;
+                let insert = timed(|| {
+                    for (i, &d) in deadlines.iter().enumerate() {
+                        keys.push(wheel.insert(base + d, i as u32).unwrap_or_else(|_| panic!("full")));
+                    }
+                });
+                let cancel = timed(|| {
+                    for key in keys.iter().step_by(2) {
+                        black_box(wheel.cancel(*key));
+                    }
+                });
+                let expire = timed(|| {
+                    for ms in 1..=SPAN_MS {
+                        while let Some(v) = wheel.poll(base + ms * MS) {
+                            fired += u64::from(black_box(v)) & 1;
+                        }
+                    }
+                });
+                assert!(wheel.is_empty());
+                black_box(fired);
+                measured = Phases { insert, cancel, expire, allocations: allocations() - before };
             }
-        });
-        let cancel = timed(|| {
-            for key in keys.iter().step_by(2) {
-                black_box(wheel.cancel(*key));
-            }
-        });
-        let expire = timed(|| {
-            for ms in 1..=SPAN_MS {
-                while let Some(v) = wheel.poll(base + ms * MS) {
-                    fired += u64::from(black_box(v)) & 1;
-                }
-            }
-        });
-        assert!(wheel.is_empty());
-        black_box(fired);
-        measured = Phases { insert, cancel, expire, allocations: allocations() - before };
-    }
-    measured
+            measured
+        }
+    };
 }
+wheel_runner!(run_readyio, timer_wheel::TimerWheel<u32>);
+wheel_runner!(run_readyio_whole_slot_cascades, timer_wheel_whole_slot_cascades::TimerWheel<u32>);
 
 /// The usual heap timer: `(deadline, id)` in a min-heap, cancellation by a flag per id
 /// (lazy deletion), expiry by popping everything due.
@@ -193,10 +204,11 @@ fn data_structures() {
     let samples = if quick() { 3 } else { 7 };
     let deadlines = deadlines(n);
     type Run = fn(&[u64]) -> Phases;
-    let contenders: [(&str, Run); 3] = [
+    let contenders: [(&str, Run); 4] = [
         ("readyio TimerWheel", run_readyio),
         ("std BinaryHeap", run_binary_heap),
         ("hierarchical_hash_wheel_timer", run_hhwt),
+        ("readyio TimerWheel before issue 10 (whole-slot cascades)", run_readyio_whole_slot_cascades),
     ];
     let mut results: Vec<Vec<Phases>> = vec![Vec::new(); contenders.len()];
     // Interleaved, and each sample starts with a different contender, so neither drift on

@@ -84,7 +84,9 @@ impl EventLoopConfig {
     /// The timer wheel's tick (default 1 ms; at least 1 ns). It sets the width of a wheel
     /// slot, not the timers' precision: a timer fires at its exact deadline (as precisely
     /// as the poll timeout allows) whatever the tick, and never before it. A coarser tick
-    /// makes far timers cascade less often.
+    /// makes far timers cascade (move down the wheel's levels) less often; either way a
+    /// cascade is spread over the ticks before it is needed, so that no iteration re-files
+    /// more than a small share of the timers at once.
     pub fn timer_tick(&mut self, tick: Duration) -> &mut Self {
         self.timer_tick = tick;
         self

@@ -86,6 +86,7 @@ pub(crate) use epoll::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
 // on 64-bit Linux too; its selector only on the kqueue systems and under libkqueue. Every
 // kqueue ABI with committed bindings is 64-bit, and their layout assertions hold only in a
 // 64-bit build: 32-bit Linux (i686, armv7) leaves the module out.
+// `cargo fuzz` (--cfg fuzzing) builds it with `kqueue_fuzz.rs`, the fuzz target's way in.
 #[cfg(any(
     target_os = "macos",
     target_os = "ios",
@@ -94,9 +95,13 @@ pub(crate) use epoll::{Selector, SelectorEvents, CLOSE_KEEPS_REGISTRATIONS};
     target_os = "openbsd",
     target_os = "dragonfly",
     readyio_libkqueue,
-    all(test, target_pointer_width = "64")
+    all(test, target_pointer_width = "64"),
+    all(fuzzing, target_pointer_width = "64")
 ))]
+#[cfg_attr(fuzzing, macro_use)]
 mod kqueue;
+#[cfg(fuzzing)]
+pub mod kqueue_fuzz;
 #[cfg(any(
     target_os = "macos",
     target_os = "ios",

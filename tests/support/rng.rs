@@ -3,8 +3,33 @@
 //!
 //! xorshift64*: not for cryptography, only for spreading test inputs (and free of the
 //! dependencies a property-testing crate would add to every build of the examples).
+//!
+//! [`Choices`] is what the models shared with `fuzz/` (`ring_model.rs`, `timer_model.rs`)
+//! draw their steps from: this generator in the tests, the fuzzer's input there.
 
 #![allow(dead_code)]
+
+/// Where a model case's choices come from.
+pub trait Choices {
+    /// Any `u64`.
+    fn next(&mut self) -> u64;
+
+    /// A number in `0..n` (n > 0).
+    fn below(&mut self, n: usize) -> usize {
+        self.below_u64(n as u64) as usize
+    }
+
+    /// A number in `0..n` (n > 0).
+    fn below_u64(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// Up to `max_len - 1` bytes.
+    fn bytes(&mut self, max_len: usize) -> Vec<u8> {
+        let len = self.below(max_len);
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
 
 /// A xorshift64* generator.
 pub struct Rng(u64);
@@ -31,6 +56,12 @@ impl Rng {
     pub fn bytes(&mut self, max_len: usize) -> Vec<u8> {
         let len = self.below(max_len);
         (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+impl Choices for Rng {
+    fn next(&mut self) -> u64 {
+        Rng::next(self)
     }
 }
 
