@@ -8,13 +8,13 @@
 cross_check! {
     consts: [
         ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, EINPROGRESS, EISCONN, ECONNREFUSED, ENOSYS,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM,
-        SOCK_DGRAM, SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_ERROR, SO_NOSIGPIPE, SOL_SOCKET, AF_UNIX,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_REUSEPORT, SO_ERROR, SO_NOSIGPIPE, SOL_SOCKET, AF_UNIX,
         AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, SCM_RIGHTS, SHUT_RD, SHUT_WR, SHUT_RDWR, IPPROTO_IP,
         IPPROTO_TCP, IPPROTO_IPV6, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
         IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, TCP_NODELAY,
-        TCP_KEEPALIVE, EVFILT_READ, EVFILT_WRITE, EVFILT_USER, EV_ADD, EV_DELETE, EV_ONESHOT, EV_CLEAR,
-        EV_RECEIPT, EV_EOF, EV_ERROR, NOTE_TRIGGER,
+        TCP_KEEPALIVE, EVFILT_READ, EVFILT_WRITE, EVFILT_USER, EV_ADD, EV_DELETE, EV_DISABLE, EV_ONESHOT,
+        EV_CLEAR, EV_RECEIPT, EV_EOF, EV_ERROR, NOTE_TRIGGER,
     ],
     synonyms: [],
     types: [
@@ -40,350 +40,43 @@ cross_check! {
 #[cfg(all(target_os = "freebsd", target_arch = "aarch64", target_endian = "little"))]
 cross_check! {
     consts: [
-        ENOENT, EINTR, EBADF, EEXIST, EINVAL, EMFILE, EPIPE, EAGAIN, EWOULDBLOCK, EINPROGRESS, EALREADY,
-        ENOTSOCK, EADDRINUSE, ECONNRESET, EISCONN, ENOTCONN, ECONNREFUSED, ENOSYS, O_RDONLY, O_WRONLY, O_RDWR,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, FIOCLEX,
-        FIONBIO, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_CLOEXEC, SOCK_NONBLOCK,
-        SO_DEBUG, SO_ACCEPTCONN, SO_REUSEADDR, SO_KEEPALIVE, SO_DONTROUTE, SO_BROADCAST, SO_USELOOPBACK,
-        SO_LINGER, SO_OOBINLINE, SO_REUSEPORT, SO_TIMESTAMP, SO_NOSIGPIPE, SO_ACCEPTFILTER, SO_BINTIME,
-        SO_RERROR, SO_SNDBUF, SO_RCVBUF, SO_SNDLOWAT, SO_RCVLOWAT, SO_SNDTIMEO, SO_RCVTIMEO, SO_ERROR, SO_TYPE,
-        SO_LABEL, SO_PEERLABEL, SO_LISTENQLIMIT, SO_LISTENQLEN, SO_LISTENINCQLEN, SO_SETFIB, SO_PROTOCOL,
-        SO_PROTOTYPE, SO_DOMAIN, SO_SPLICE, SO_VENDOR, SOL_SOCKET, AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6,
-        SOCK_MAXADDRLEN, SOMAXCONN, MSG_OOB, MSG_PEEK, MSG_DONTROUTE, MSG_EOR, MSG_TRUNC, MSG_CTRUNC,
-        MSG_WAITALL, MSG_DONTWAIT, MSG_EOF, MSG_NOTIFICATION, MSG_NBIO, MSG_COMPAT, MSG_NOSIGNAL,
-        MSG_CMSG_CLOEXEC, MSG_WAITFORONE, SCM_RIGHTS, SHUT_RD, SHUT_WR, SHUT_RDWR, IPPROTO_IP, IPPROTO_TCP,
-        IPPROTO_UDP, IPPROTO_IPV6, IP_TTL, IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
-        IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS,
-        IPV6_MULTICAST_LOOP, IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, IPV6_V6ONLY, TCP_NODELAY, TCP_KEEPIDLE,
-        TCP_KEEPINTVL, TCP_KEEPCNT, EVFILT_READ, EVFILT_WRITE, EVFILT_AIO, EVFILT_VNODE, EVFILT_PROC,
-        EVFILT_SIGNAL, EVFILT_TIMER, EVFILT_PROCDESC, EVFILT_FS, EVFILT_LIO, EVFILT_USER, EVFILT_SENDFILE,
-        EVFILT_EMPTY, EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE, EV_FORCEONESHOT, EV_KEEPUDATA, EV_ONESHOT,
-        EV_CLEAR, EV_RECEIPT, EV_DISPATCH, EV_SYSFLAGS, EV_DROP, EV_EOF, EV_ERROR, NOTE_FFNOP, NOTE_FFAND,
-        NOTE_FFOR, NOTE_FFCOPY, NOTE_FFCTRLMASK, NOTE_FFLAGSMASK, NOTE_TRIGGER, NOTE_LOWAT, NOTE_DELETE,
-        NOTE_WRITE, NOTE_EXTEND, NOTE_ATTRIB, NOTE_LINK, NOTE_RENAME, NOTE_REVOKE, NOTE_OPEN, NOTE_CLOSE,
-        NOTE_READ, NOTE_EXIT, NOTE_FORK, NOTE_EXEC, NOTE_PCTRLMASK, NOTE_PDATAMASK, NOTE_TRACK, NOTE_TRACKERR,
-        NOTE_CHILD, NOTE_SECONDS, NOTE_MSECONDS, NOTE_USECONDS, NOTE_NSECONDS, NOTE_ABSTIME,
+        ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, EINPROGRESS, EISCONN, ECONNREFUSED, ENOSYS,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_REUSEPORT, SO_NOSIGPIPE,
+        SO_ERROR, SOL_SOCKET, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
+        SCM_RIGHTS, SHUT_RD, SHUT_WR, SHUT_RDWR, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, IP_MULTICAST_TTL,
+        IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
+        IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, TCP_NODELAY, TCP_KEEPIDLE, EVFILT_READ, EVFILT_WRITE, EVFILT_USER,
+        EV_ADD, EV_DELETE, EV_DISABLE, EV_ONESHOT, EV_CLEAR, EV_RECEIPT, EV_EOF, EV_ERROR, NOTE_TRIGGER,
     ],
+    synonyms: [],
     types: [
-        pid_t, in_addr_t, in_port_t, time_t, socklen_t, sa_family_t, timespec, iovec, linger, sockaddr,
-        sockaddr_storage, msghdr, cmsghdr, sockaddr_un, in_addr, sockaddr_in, ip_mreq, in6_addr, sockaddr_in6,
-        ipv6_mreq, kevent,
+        timespec, iovec, sa_family_t, socklen_t, sockaddr, sockaddr_storage, msghdr, cmsghdr, sockaddr_un,
+        in_addr, sockaddr_in, ip_mreq, in6_addr, sockaddr_in6, ipv6_mreq, kevent,
     ],
     fields: [
-        kevent.ident, kevent.filter, kevent.flags, kevent.fflags, kevent.data, kevent.udata,
-        sockaddr_in.sin_len, sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr,
-        sockaddr_in6.sin6_len, sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo,
-        sockaddr_in6.sin6_addr, sockaddr_in6.sin6_scope_id, msghdr.msg_name, msghdr.msg_namelen,
-        msghdr.msg_iov, msghdr.msg_iovlen, msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags,
-        cmsghdr.cmsg_len, cmsghdr.cmsg_level, cmsghdr.cmsg_type, sockaddr_un.sun_len, sockaddr_un.sun_family,
-        sockaddr_un.sun_path, sockaddr_storage.ss_family, timespec.tv_sec, timespec.tv_nsec, iovec.iov_base,
-        iovec.iov_len, linger.l_onoff, linger.l_linger, ip_mreq.imr_multiaddr, ip_mreq.imr_interface,
-        ipv6_mreq.ipv6mr_multiaddr, ipv6_mreq.ipv6mr_interface,
+        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, sockaddr.sa_len, sockaddr.sa_family,
+        sockaddr.sa_data, sockaddr_storage.ss_len, sockaddr_storage.ss_family, msghdr.msg_name,
+        msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen, msghdr.msg_control, msghdr.msg_controllen,
+        msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level, cmsghdr.cmsg_type, sockaddr_un.sun_len,
+        sockaddr_un.sun_family, sockaddr_un.sun_path, in_addr.s_addr, sockaddr_in.sin_len,
+        sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr, sockaddr_in.sin_zero,
+        ip_mreq.imr_multiaddr, ip_mreq.imr_interface, sockaddr_in6.sin6_len, sockaddr_in6.sin6_family,
+        sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr, sockaddr_in6.sin6_scope_id,
+        ipv6_mreq.ipv6mr_multiaddr, ipv6_mreq.ipv6mr_interface, kevent.ident, kevent.filter, kevent.flags,
+        kevent.fflags, kevent.data, kevent.udata, kevent.ext,
     ],
+    not_in_libc: [],
 }
 
 // aarch64-unknown-linux-gnu
 #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "aarch64", target_endian = "little"))]
 cross_check! {
     consts: [
-        ENOENT, EINTR, EBADF, EAGAIN, EEXIST, EINVAL, EMFILE, EPIPE, ENOSYS, EWOULDBLOCK, ENOTSOCK, EADDRINUSE,
-        ECONNRESET, EISCONN, ENOTCONN, ECONNREFUSED, EALREADY, EINPROGRESS, O_RDONLY, O_WRONLY, O_RDWR,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, FIONBIO,
-        FIOCLEX, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET,
-        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_OOB, MSG_PEEK,
-        MSG_DONTROUTE, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_FIN, MSG_SYN,
-        MSG_CONFIRM, MSG_RST, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE, MSG_ZEROCOPY, MSG_FASTOPEN,
-        MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOL_SOCKET, SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE,
-        SO_BROADCAST, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE, SO_KEEPALIVE, SO_OOBINLINE,
-        SO_PRIORITY, SO_LINGER, SO_BSDCOMPAT, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT, SO_SNDLOWAT,
-        SO_BINDTODEVICE, SO_PEERNAME, SO_ACCEPTCONN, SO_PEERSEC, SO_PASSSEC, SO_MARK, SO_PROTOCOL, SO_DOMAIN,
-        SO_NOFCS, SO_MEMINFO, SO_COOKIE, SO_PEERGROUPS, SO_ZEROCOPY, SO_TXTIME, SO_BINDTOIFINDEX, SO_TXREHASH,
-        SO_RCVMARK, SO_PASSPIDFD, SO_PEERPIDFD, SO_TIMESTAMP, SO_TIMESTAMPNS, SO_TIMESTAMPING, SO_RCVTIMEO,
-        SO_SNDTIMEO, SHUT_RD, SHUT_WR, SHUT_RDWR, IP_TTL, IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
-        IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_MULTICAST_ALL, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF,
-        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_V6ONLY, IPV6_MULTICAST_ALL, IPV6_ADD_MEMBERSHIP,
-        IPV6_DROP_MEMBERSHIP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, TCP_NODELAY, TCP_KEEPIDLE,
-        TCP_KEEPINTVL, TCP_KEEPCNT, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLRDNORM, EPOLLRDBAND,
-        EPOLLWRNORM, EPOLLWRBAND, EPOLLMSG, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLWAKEUP,
-        EPOLLONESHOT, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_SEMAPHORE, EFD_CLOEXEC,
-        EFD_NONBLOCK, SYS_epoll_pwait2,
-    ],
-    types: [
-        pid_t, in_addr_t, in_port_t, socklen_t, sa_family_t, timespec, iovec, linger, sockaddr,
-        sockaddr_storage, msghdr, cmsghdr, sockaddr_un, in_addr, sockaddr_in, ip_mreq, in6_addr, sockaddr_in6,
-        ipv6_mreq, epoll_event,
-    ],
-    fields: [
-        epoll_event.events, sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr,
-        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
-        sockaddr_in6.sin6_scope_id, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
-        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
-        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, sockaddr_storage.ss_family,
-        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, linger.l_onoff, linger.l_linger,
-        ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr, ipv6_mreq.ipv6mr_interface,
-    ],
-}
-
-// armv7-unknown-linux-gnueabihf
-#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "arm", target_endian = "little"))]
-cross_check! {
-    consts: [
-        ENOENT, EINTR, EBADF, EAGAIN, EEXIST, EINVAL, EMFILE, EPIPE, ENOSYS, EWOULDBLOCK, ENOTSOCK, EADDRINUSE,
-        ECONNRESET, EISCONN, ENOTCONN, ECONNREFUSED, EALREADY, EINPROGRESS, O_RDONLY, O_WRONLY, O_RDWR,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, FIONBIO,
-        FIOCLEX, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET,
-        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_OOB, MSG_PEEK,
-        MSG_DONTROUTE, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_FIN, MSG_SYN,
-        MSG_CONFIRM, MSG_RST, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE, MSG_ZEROCOPY, MSG_FASTOPEN,
-        MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOL_SOCKET, SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE,
-        SO_BROADCAST, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE, SO_KEEPALIVE, SO_OOBINLINE,
-        SO_PRIORITY, SO_LINGER, SO_BSDCOMPAT, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT, SO_SNDLOWAT,
-        SO_BINDTODEVICE, SO_PEERNAME, SO_ACCEPTCONN, SO_PEERSEC, SO_PASSSEC, SO_MARK, SO_PROTOCOL, SO_DOMAIN,
-        SO_NOFCS, SO_MEMINFO, SO_COOKIE, SO_PEERGROUPS, SO_ZEROCOPY, SO_TXTIME, SO_BINDTOIFINDEX, SO_TXREHASH,
-        SO_RCVMARK, SO_PASSPIDFD, SO_PEERPIDFD, SO_TIMESTAMP, SO_TIMESTAMPNS, SO_TIMESTAMPING, SO_RCVTIMEO,
-        SO_SNDTIMEO, SHUT_RD, SHUT_WR, SHUT_RDWR, IP_TTL, IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
-        IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_MULTICAST_ALL, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF,
-        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_V6ONLY, IPV6_MULTICAST_ALL, IPV6_ADD_MEMBERSHIP,
-        IPV6_DROP_MEMBERSHIP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, TCP_NODELAY, TCP_KEEPIDLE,
-        TCP_KEEPINTVL, TCP_KEEPCNT, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLRDNORM, EPOLLRDBAND,
-        EPOLLWRNORM, EPOLLWRBAND, EPOLLMSG, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLWAKEUP,
-        EPOLLONESHOT, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_SEMAPHORE, EFD_CLOEXEC,
-        EFD_NONBLOCK, SYS_epoll_pwait2,
-    ],
-    types: [
-        pid_t, in_addr_t, in_port_t, socklen_t, sa_family_t, timespec, iovec, linger, sockaddr,
-        sockaddr_storage, msghdr, cmsghdr, sockaddr_un, in_addr, sockaddr_in, ip_mreq, in6_addr, sockaddr_in6,
-        ipv6_mreq, epoll_event,
-    ],
-    fields: [
-        epoll_event.events, sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr,
-        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
-        sockaddr_in6.sin6_scope_id, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
-        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
-        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, sockaddr_storage.ss_family,
-        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, linger.l_onoff, linger.l_linger,
-        ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr, ipv6_mreq.ipv6mr_interface,
-    ],
-}
-
-// i686-unknown-linux-gnu
-#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86", target_endian = "little"))]
-cross_check! {
-    consts: [
-        ENOENT, EINTR, EBADF, EAGAIN, EEXIST, EINVAL, EMFILE, EPIPE, ENOSYS, EWOULDBLOCK, ENOTSOCK, EADDRINUSE,
-        ECONNRESET, EISCONN, ENOTCONN, ECONNREFUSED, EALREADY, EINPROGRESS, O_RDONLY, O_WRONLY, O_RDWR,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, FIONBIO,
-        FIOCLEX, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET,
-        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_OOB, MSG_PEEK,
-        MSG_DONTROUTE, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_FIN, MSG_SYN,
-        MSG_CONFIRM, MSG_RST, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE, MSG_ZEROCOPY, MSG_FASTOPEN,
-        MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOL_SOCKET, SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE,
-        SO_BROADCAST, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE, SO_KEEPALIVE, SO_OOBINLINE,
-        SO_PRIORITY, SO_LINGER, SO_BSDCOMPAT, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT, SO_SNDLOWAT,
-        SO_BINDTODEVICE, SO_PEERNAME, SO_ACCEPTCONN, SO_PEERSEC, SO_PASSSEC, SO_MARK, SO_PROTOCOL, SO_DOMAIN,
-        SO_NOFCS, SO_MEMINFO, SO_COOKIE, SO_PEERGROUPS, SO_ZEROCOPY, SO_TXTIME, SO_BINDTOIFINDEX, SO_TXREHASH,
-        SO_RCVMARK, SO_PASSPIDFD, SO_PEERPIDFD, SO_TIMESTAMP, SO_TIMESTAMPNS, SO_TIMESTAMPING, SO_RCVTIMEO,
-        SO_SNDTIMEO, SHUT_RD, SHUT_WR, SHUT_RDWR, IP_TTL, IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
-        IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_MULTICAST_ALL, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF,
-        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_V6ONLY, IPV6_MULTICAST_ALL, IPV6_ADD_MEMBERSHIP,
-        IPV6_DROP_MEMBERSHIP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, TCP_NODELAY, TCP_KEEPIDLE,
-        TCP_KEEPINTVL, TCP_KEEPCNT, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLRDNORM, EPOLLRDBAND,
-        EPOLLWRNORM, EPOLLWRBAND, EPOLLMSG, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLWAKEUP,
-        EPOLLONESHOT, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_SEMAPHORE, EFD_CLOEXEC,
-        EFD_NONBLOCK, SYS_epoll_pwait2,
-    ],
-    types: [
-        pid_t, in_addr_t, in_port_t, socklen_t, sa_family_t, timespec, iovec, linger, sockaddr,
-        sockaddr_storage, msghdr, cmsghdr, sockaddr_un, in_addr, sockaddr_in, ip_mreq, in6_addr, sockaddr_in6,
-        ipv6_mreq, epoll_event,
-    ],
-    fields: [
-        epoll_event.events, sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr,
-        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
-        sockaddr_in6.sin6_scope_id, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
-        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
-        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, sockaddr_storage.ss_family,
-        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, linger.l_onoff, linger.l_linger,
-        ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr, ipv6_mreq.ipv6mr_interface,
-    ],
-}
-
-// loongarch64-unknown-linux-gnu
-#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "loongarch64", target_endian = "little"))]
-cross_check! {
-    consts: [
-        ENOENT, EINTR, EBADF, EAGAIN, EEXIST, EINVAL, EMFILE, EPIPE, ENOSYS, EWOULDBLOCK, ENOTSOCK, EADDRINUSE,
-        ECONNRESET, EISCONN, ENOTCONN, ECONNREFUSED, EALREADY, EINPROGRESS, O_RDONLY, O_WRONLY, O_RDWR,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, FIONBIO,
-        FIOCLEX, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET,
-        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_OOB, MSG_PEEK,
-        MSG_DONTROUTE, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_FIN, MSG_SYN,
-        MSG_CONFIRM, MSG_RST, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE, MSG_ZEROCOPY, MSG_FASTOPEN,
-        MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOL_SOCKET, SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE,
-        SO_BROADCAST, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE, SO_KEEPALIVE, SO_OOBINLINE,
-        SO_PRIORITY, SO_LINGER, SO_BSDCOMPAT, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT, SO_SNDLOWAT,
-        SO_BINDTODEVICE, SO_PEERNAME, SO_ACCEPTCONN, SO_PEERSEC, SO_PASSSEC, SO_MARK, SO_PROTOCOL, SO_DOMAIN,
-        SO_NOFCS, SO_MEMINFO, SO_COOKIE, SO_PEERGROUPS, SO_ZEROCOPY, SO_TXTIME, SO_BINDTOIFINDEX, SO_TXREHASH,
-        SO_RCVMARK, SO_PASSPIDFD, SO_PEERPIDFD, SO_TIMESTAMP, SO_TIMESTAMPNS, SO_TIMESTAMPING, SO_RCVTIMEO,
-        SO_SNDTIMEO, SHUT_RD, SHUT_WR, SHUT_RDWR, IP_TTL, IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
-        IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_MULTICAST_ALL, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF,
-        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_V6ONLY, IPV6_MULTICAST_ALL, IPV6_ADD_MEMBERSHIP,
-        IPV6_DROP_MEMBERSHIP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, TCP_NODELAY, TCP_KEEPIDLE,
-        TCP_KEEPINTVL, TCP_KEEPCNT, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLRDNORM, EPOLLRDBAND,
-        EPOLLWRNORM, EPOLLWRBAND, EPOLLMSG, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLWAKEUP,
-        EPOLLONESHOT, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_SEMAPHORE, EFD_CLOEXEC,
-        EFD_NONBLOCK, SYS_epoll_pwait2,
-    ],
-    types: [
-        pid_t, in_addr_t, in_port_t, socklen_t, sa_family_t, timespec, iovec, linger, sockaddr,
-        sockaddr_storage, msghdr, cmsghdr, sockaddr_un, in_addr, sockaddr_in, ip_mreq, in6_addr, sockaddr_in6,
-        ipv6_mreq, epoll_event,
-    ],
-    fields: [
-        epoll_event.events, sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr,
-        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
-        sockaddr_in6.sin6_scope_id, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
-        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
-        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, sockaddr_storage.ss_family,
-        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, linger.l_onoff, linger.l_linger,
-        ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr, ipv6_mreq.ipv6mr_interface,
-    ],
-}
-
-// loongarch64-unknown-linux-musl
-#[cfg(all(target_os = "linux", target_env = "musl", target_arch = "loongarch64", target_endian = "little"))]
-cross_check! {
-    consts: [
-        ENOENT, EINTR, EBADF, EAGAIN, EEXIST, EINVAL, EMFILE, EPIPE, ENOSYS, EWOULDBLOCK, ENOTSOCK, EADDRINUSE,
-        ECONNRESET, EISCONN, ENOTCONN, ECONNREFUSED, EALREADY, EINPROGRESS, O_NONBLOCK, O_CLOEXEC, F_GETFD,
-        F_SETFD, F_GETFL, F_SETFL, O_RDONLY, O_WRONLY, O_RDWR, F_DUPFD_CLOEXEC, FD_CLOEXEC, FIONBIO, FIOCLEX,
-        SHUT_RD, SHUT_WR, SHUT_RDWR, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP,
-        SOCK_PACKET, SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, SO_DEBUG,
-        SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE, SO_BROADCAST, SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE,
-        SO_OOBINLINE, SO_PRIORITY, SO_LINGER, SO_BSDCOMPAT, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED,
-        SO_RCVLOWAT, SO_SNDLOWAT, SO_ACCEPTCONN, SO_PEERSEC, SO_SNDBUFFORCE, SO_RCVBUFFORCE, SO_PROTOCOL,
-        SO_DOMAIN, SO_RCVTIMEO, SO_SNDTIMEO, SO_TIMESTAMP, SO_TIMESTAMPNS, SO_TIMESTAMPING, SO_BINDTODEVICE,
-        SO_PEERNAME, SO_PASSSEC, SO_MARK, SO_NOFCS, SO_MEMINFO, SO_COOKIE, SO_PEERGROUPS, SO_ZEROCOPY,
-        SO_TXTIME, SO_BINDTOIFINDEX, SOL_SOCKET, SOMAXCONN, MSG_OOB, MSG_PEEK, MSG_DONTROUTE, MSG_CTRUNC,
-        MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_FIN, MSG_SYN, MSG_CONFIRM, MSG_RST, MSG_ERRQUEUE,
-        MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE, MSG_ZEROCOPY, MSG_FASTOPEN, MSG_CMSG_CLOEXEC, SCM_RIGHTS,
-        IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, IP_TTL, IP_MULTICAST_IF, IP_MULTICAST_TTL,
-        IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_MULTICAST_ALL, IPV6_UNICAST_HOPS,
-        IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_V6ONLY, IPV6_MULTICAST_ALL,
-        IPV6_ADD_MEMBERSHIP, IPV6_DROP_MEMBERSHIP, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
-        EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLRDNORM, EPOLLRDBAND, EPOLLWRNORM, EPOLLWRBAND,
-        EPOLLMSG, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLWAKEUP, EPOLLONESHOT, EPOLLET,
-        EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_SEMAPHORE, EFD_CLOEXEC, EFD_NONBLOCK,
-        SYS_epoll_pwait2,
-    ],
-    types: [
-        pid_t, in_addr_t, in_port_t, time_t, socklen_t, sa_family_t, timespec, iovec, linger, sockaddr,
-        sockaddr_storage, msghdr, cmsghdr, sockaddr_un, in_addr, sockaddr_in, ip_mreq, in6_addr, sockaddr_in6,
-        ipv6_mreq, epoll_event,
-    ],
-    fields: [
-        epoll_event.events, sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr,
-        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
-        sockaddr_in6.sin6_scope_id, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
-        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
-        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, sockaddr_storage.ss_family,
-        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, linger.l_onoff, linger.l_linger,
-        ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr, ipv6_mreq.ipv6mr_interface,
-    ],
-}
-
-// powerpc64le-unknown-linux-gnu
-#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "powerpc64", target_endian = "little"))]
-cross_check! {
-    consts: [
-        ENOENT, EINTR, EBADF, EAGAIN, EEXIST, EINVAL, EMFILE, EPIPE, ENOSYS, EWOULDBLOCK, ENOTSOCK, EADDRINUSE,
-        ECONNRESET, EISCONN, ENOTCONN, ECONNREFUSED, EALREADY, EINPROGRESS, O_RDONLY, O_WRONLY, O_RDWR,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, FIOCLEX,
-        FIONBIO, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET,
-        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_OOB, MSG_PEEK,
-        MSG_DONTROUTE, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_FIN, MSG_SYN,
-        MSG_CONFIRM, MSG_RST, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE, MSG_ZEROCOPY, MSG_FASTOPEN,
-        MSG_CMSG_CLOEXEC, SCM_RIGHTS, SO_RCVLOWAT, SO_SNDLOWAT, SO_PASSCRED, SO_PEERCRED, SOL_SOCKET, SO_DEBUG,
-        SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE, SO_BROADCAST, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE,
-        SO_RCVBUFFORCE, SO_KEEPALIVE, SO_OOBINLINE, SO_PRIORITY, SO_LINGER, SO_BSDCOMPAT, SO_REUSEPORT,
-        SO_BINDTODEVICE, SO_PEERNAME, SO_ACCEPTCONN, SO_PEERSEC, SO_PASSSEC, SO_MARK, SO_PROTOCOL, SO_DOMAIN,
-        SO_NOFCS, SO_MEMINFO, SO_COOKIE, SO_PEERGROUPS, SO_ZEROCOPY, SO_TXTIME, SO_BINDTOIFINDEX, SO_TXREHASH,
-        SO_RCVMARK, SO_PASSPIDFD, SO_PEERPIDFD, SO_TIMESTAMP, SO_TIMESTAMPNS, SO_TIMESTAMPING, SO_RCVTIMEO,
-        SO_SNDTIMEO, SHUT_RD, SHUT_WR, SHUT_RDWR, IP_TTL, IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
-        IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_MULTICAST_ALL, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF,
-        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_V6ONLY, IPV6_MULTICAST_ALL, IPV6_ADD_MEMBERSHIP,
-        IPV6_DROP_MEMBERSHIP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, TCP_NODELAY, TCP_KEEPIDLE,
-        TCP_KEEPINTVL, TCP_KEEPCNT, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLRDNORM, EPOLLRDBAND,
-        EPOLLWRNORM, EPOLLWRBAND, EPOLLMSG, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLWAKEUP,
-        EPOLLONESHOT, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_SEMAPHORE, EFD_CLOEXEC,
-        EFD_NONBLOCK, SYS_epoll_pwait2,
-    ],
-    types: [
-        pid_t, in_addr_t, in_port_t, socklen_t, sa_family_t, timespec, iovec, linger, sockaddr,
-        sockaddr_storage, msghdr, cmsghdr, sockaddr_un, in_addr, sockaddr_in, ip_mreq, in6_addr, sockaddr_in6,
-        ipv6_mreq, epoll_event,
-    ],
-    fields: [
-        epoll_event.events, sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr,
-        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
-        sockaddr_in6.sin6_scope_id, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
-        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
-        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, sockaddr_storage.ss_family,
-        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, linger.l_onoff, linger.l_linger,
-        ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr, ipv6_mreq.ipv6mr_interface,
-    ],
-}
-
-// riscv64gc-unknown-linux-gnu
-#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "riscv64", target_endian = "little"))]
-cross_check! {
-    consts: [
-        ENOENT, EINTR, EBADF, EAGAIN, EEXIST, EINVAL, EMFILE, EPIPE, ENOSYS, EWOULDBLOCK, ENOTSOCK, EADDRINUSE,
-        ECONNRESET, EISCONN, ENOTCONN, ECONNREFUSED, EALREADY, EINPROGRESS, O_RDONLY, O_WRONLY, O_RDWR,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, FIONBIO,
-        FIOCLEX, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET,
-        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_OOB, MSG_PEEK,
-        MSG_DONTROUTE, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR, MSG_WAITALL, MSG_FIN, MSG_SYN,
-        MSG_CONFIRM, MSG_RST, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE, MSG_ZEROCOPY, MSG_FASTOPEN,
-        MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOL_SOCKET, SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE,
-        SO_BROADCAST, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE, SO_KEEPALIVE, SO_OOBINLINE,
-        SO_PRIORITY, SO_LINGER, SO_BSDCOMPAT, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT, SO_SNDLOWAT,
-        SO_BINDTODEVICE, SO_PEERNAME, SO_ACCEPTCONN, SO_PEERSEC, SO_PASSSEC, SO_MARK, SO_PROTOCOL, SO_DOMAIN,
-        SO_NOFCS, SO_MEMINFO, SO_COOKIE, SO_PEERGROUPS, SO_ZEROCOPY, SO_TXTIME, SO_BINDTOIFINDEX, SO_TXREHASH,
-        SO_RCVMARK, SO_PASSPIDFD, SO_PEERPIDFD, SO_TIMESTAMP, SO_TIMESTAMPNS, SO_TIMESTAMPING, SO_RCVTIMEO,
-        SO_SNDTIMEO, SHUT_RD, SHUT_WR, SHUT_RDWR, IP_TTL, IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
-        IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_MULTICAST_ALL, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF,
-        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_V6ONLY, IPV6_MULTICAST_ALL, IPV6_ADD_MEMBERSHIP,
-        IPV6_DROP_MEMBERSHIP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, TCP_NODELAY, TCP_KEEPIDLE,
-        TCP_KEEPINTVL, TCP_KEEPCNT, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLRDNORM, EPOLLRDBAND,
-        EPOLLWRNORM, EPOLLWRBAND, EPOLLMSG, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLWAKEUP,
-        EPOLLONESHOT, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_SEMAPHORE, EFD_CLOEXEC,
-        EFD_NONBLOCK, SYS_epoll_pwait2,
-    ],
-    types: [
-        pid_t, in_addr_t, in_port_t, socklen_t, sa_family_t, timespec, iovec, linger, sockaddr,
-        sockaddr_storage, msghdr, cmsghdr, sockaddr_un, in_addr, sockaddr_in, ip_mreq, in6_addr, sockaddr_in6,
-        ipv6_mreq, epoll_event,
-    ],
-    fields: [
-        epoll_event.events, sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr,
-        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
-        sockaddr_in6.sin6_scope_id, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
-        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
-        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, sockaddr_storage.ss_family,
-        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, linger.l_onoff, linger.l_linger,
-        ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr, ipv6_mreq.ipv6mr_interface,
-    ],
-}
-
-// s390x-unknown-linux-gnu
-#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "s390x", target_endian = "big"))]
-cross_check! {
-    consts: [
         ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM,
-        SOCK_DGRAM, SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL,
-        MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SHUT_RD,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
+        SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SHUT_RD,
         SHUT_WR, SHUT_RDWR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
         IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, TCP_NODELAY,
         TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLONESHOT,
@@ -407,7 +100,253 @@ cross_check! {
         ipv6_mreq.ipv6mr_interface, epoll_event.events,
     ],
     not_in_libc: [
-        epoll_data,
+        epoll_data, __kernel_timespec,
+    ],
+}
+
+// armv7-unknown-linux-gnueabihf
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "arm", target_endian = "little"))]
+cross_check! {
+    consts: [
+        ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
+        SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SHUT_RD,
+        SHUT_WR, SHUT_RDWR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
+        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, TCP_NODELAY,
+        TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLONESHOT,
+        EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_CLOEXEC, EFD_NONBLOCK, SYS_epoll_pwait2,
+    ],
+    synonyms: [
+        IPV6_JOIN_GROUP = IPV6_ADD_MEMBERSHIP, IPV6_LEAVE_GROUP = IPV6_DROP_MEMBERSHIP,
+    ],
+    types: [
+        timespec, socklen_t, iovec, sa_family_t, sockaddr, sockaddr_storage, msghdr, cmsghdr, sockaddr_un,
+        in_addr, in6_addr, sockaddr_in, sockaddr_in6, ip_mreq, ipv6_mreq, epoll_event,
+    ],
+    fields: [
+        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, sockaddr.sa_family, sockaddr.sa_data,
+        sockaddr_storage.ss_family, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
+        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
+        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, in_addr.s_addr,
+        sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr, sockaddr_in.sin_zero,
+        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
+        sockaddr_in6.sin6_scope_id, ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr,
+        ipv6_mreq.ipv6mr_interface, epoll_event.events,
+    ],
+    not_in_libc: [
+        epoll_data, __kernel_timespec,
+    ],
+}
+
+// i686-unknown-linux-gnu
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86", target_endian = "little"))]
+cross_check! {
+    consts: [
+        ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
+        SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SHUT_RD,
+        SHUT_WR, SHUT_RDWR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
+        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, TCP_NODELAY,
+        TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLONESHOT,
+        EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_CLOEXEC, EFD_NONBLOCK, SYS_epoll_pwait2,
+    ],
+    synonyms: [
+        IPV6_JOIN_GROUP = IPV6_ADD_MEMBERSHIP, IPV6_LEAVE_GROUP = IPV6_DROP_MEMBERSHIP,
+    ],
+    types: [
+        timespec, socklen_t, iovec, sa_family_t, sockaddr, sockaddr_storage, msghdr, cmsghdr, sockaddr_un,
+        in_addr, in6_addr, sockaddr_in, sockaddr_in6, ip_mreq, ipv6_mreq, epoll_event,
+    ],
+    fields: [
+        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, sockaddr.sa_family, sockaddr.sa_data,
+        sockaddr_storage.ss_family, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
+        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
+        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, in_addr.s_addr,
+        sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr, sockaddr_in.sin_zero,
+        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
+        sockaddr_in6.sin6_scope_id, ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr,
+        ipv6_mreq.ipv6mr_interface, epoll_event.events,
+    ],
+    not_in_libc: [
+        epoll_data, __kernel_timespec,
+    ],
+}
+
+// loongarch64-unknown-linux-gnu
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "loongarch64", target_endian = "little"))]
+cross_check! {
+    consts: [
+        ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
+        SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SHUT_RD,
+        SHUT_WR, SHUT_RDWR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
+        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, TCP_NODELAY,
+        TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLONESHOT,
+        EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_CLOEXEC, EFD_NONBLOCK, SYS_epoll_pwait2,
+    ],
+    synonyms: [
+        IPV6_JOIN_GROUP = IPV6_ADD_MEMBERSHIP, IPV6_LEAVE_GROUP = IPV6_DROP_MEMBERSHIP,
+    ],
+    types: [
+        timespec, socklen_t, iovec, sa_family_t, sockaddr, sockaddr_storage, msghdr, cmsghdr, sockaddr_un,
+        in_addr, in6_addr, sockaddr_in, sockaddr_in6, ip_mreq, ipv6_mreq, epoll_event,
+    ],
+    fields: [
+        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, sockaddr.sa_family, sockaddr.sa_data,
+        sockaddr_storage.ss_family, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
+        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
+        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, in_addr.s_addr,
+        sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr, sockaddr_in.sin_zero,
+        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
+        sockaddr_in6.sin6_scope_id, ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr,
+        ipv6_mreq.ipv6mr_interface, epoll_event.events,
+    ],
+    not_in_libc: [
+        epoll_data, __kernel_timespec,
+    ],
+}
+
+// loongarch64-unknown-linux-musl
+#[cfg(all(target_os = "linux", target_env = "musl", target_arch = "loongarch64", target_endian = "little"))]
+cross_check! {
+    consts: [
+        ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SHUT_RD, SHUT_WR,
+        SHUT_RDWR, SOCK_STREAM, SOCK_DGRAM, SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6,
+        SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SOL_SOCKET, SOMAXCONN, MSG_NOSIGNAL,
+        MSG_CMSG_CLOEXEC, SCM_RIGHTS, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, IP_MULTICAST_TTL,
+        IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
+        TCP_NODELAY, TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP,
+        EPOLLONESHOT, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_CLOEXEC, EFD_NONBLOCK,
+        SYS_epoll_pwait2,
+    ],
+    synonyms: [
+        IPV6_JOIN_GROUP = IPV6_ADD_MEMBERSHIP, IPV6_LEAVE_GROUP = IPV6_DROP_MEMBERSHIP,
+    ],
+    types: [
+        timespec, iovec, socklen_t, sa_family_t, msghdr, cmsghdr, sockaddr, sockaddr_storage, sockaddr_un,
+        in_addr, sockaddr_in, in6_addr, sockaddr_in6, ipv6_mreq, ip_mreq, epoll_event,
+    ],
+    fields: [
+        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, msghdr.msg_name, msghdr.msg_namelen,
+        msghdr.msg_iov, msghdr.msg_iovlen, msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags,
+        cmsghdr.cmsg_len, cmsghdr.__pad1, cmsghdr.cmsg_level, cmsghdr.cmsg_type, sockaddr.sa_family,
+        sockaddr.sa_data, sockaddr_storage.ss_family, sockaddr_un.sun_family, sockaddr_un.sun_path,
+        in_addr.s_addr, sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr,
+        sockaddr_in.sin_zero, sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo,
+        sockaddr_in6.sin6_addr, sockaddr_in6.sin6_scope_id, ipv6_mreq.ipv6mr_multiaddr,
+        ipv6_mreq.ipv6mr_interface, ip_mreq.imr_multiaddr, ip_mreq.imr_interface, epoll_event.events,
+    ],
+    not_in_libc: [
+        epoll_data, __kernel_timespec,
+    ],
+}
+
+// powerpc64le-unknown-linux-gnu
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "powerpc64", target_endian = "little"))]
+cross_check! {
+    consts: [
+        ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
+        SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SHUT_RD,
+        SHUT_WR, SHUT_RDWR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
+        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, TCP_NODELAY,
+        TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLONESHOT,
+        EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_CLOEXEC, EFD_NONBLOCK, SYS_epoll_pwait2,
+    ],
+    synonyms: [
+        IPV6_JOIN_GROUP = IPV6_ADD_MEMBERSHIP, IPV6_LEAVE_GROUP = IPV6_DROP_MEMBERSHIP,
+    ],
+    types: [
+        timespec, socklen_t, iovec, sa_family_t, sockaddr, sockaddr_storage, msghdr, cmsghdr, sockaddr_un,
+        in_addr, in6_addr, sockaddr_in, sockaddr_in6, ip_mreq, ipv6_mreq, epoll_event,
+    ],
+    fields: [
+        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, sockaddr.sa_family, sockaddr.sa_data,
+        sockaddr_storage.ss_family, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
+        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
+        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, in_addr.s_addr,
+        sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr, sockaddr_in.sin_zero,
+        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
+        sockaddr_in6.sin6_scope_id, ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr,
+        ipv6_mreq.ipv6mr_interface, epoll_event.events,
+    ],
+    not_in_libc: [
+        epoll_data, __kernel_timespec,
+    ],
+}
+
+// riscv64gc-unknown-linux-gnu
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "riscv64", target_endian = "little"))]
+cross_check! {
+    consts: [
+        ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
+        SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SHUT_RD,
+        SHUT_WR, SHUT_RDWR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
+        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, TCP_NODELAY,
+        TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLONESHOT,
+        EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_CLOEXEC, EFD_NONBLOCK, SYS_epoll_pwait2,
+    ],
+    synonyms: [
+        IPV6_JOIN_GROUP = IPV6_ADD_MEMBERSHIP, IPV6_LEAVE_GROUP = IPV6_DROP_MEMBERSHIP,
+    ],
+    types: [
+        timespec, socklen_t, iovec, sa_family_t, sockaddr, sockaddr_storage, msghdr, cmsghdr, sockaddr_un,
+        in_addr, in6_addr, sockaddr_in, sockaddr_in6, ip_mreq, ipv6_mreq, epoll_event,
+    ],
+    fields: [
+        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, sockaddr.sa_family, sockaddr.sa_data,
+        sockaddr_storage.ss_family, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
+        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
+        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, in_addr.s_addr,
+        sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr, sockaddr_in.sin_zero,
+        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
+        sockaddr_in6.sin6_scope_id, ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr,
+        ipv6_mreq.ipv6mr_interface, epoll_event.events,
+    ],
+    not_in_libc: [
+        epoll_data, __kernel_timespec,
+    ],
+}
+
+// s390x-unknown-linux-gnu
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "s390x", target_endian = "big"))]
+cross_check! {
+    consts: [
+        ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
+        SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SHUT_RD,
+        SHUT_WR, SHUT_RDWR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
+        IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, TCP_NODELAY,
+        TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLONESHOT,
+        EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EFD_CLOEXEC, EFD_NONBLOCK, SYS_epoll_pwait2,
+    ],
+    synonyms: [
+        IPV6_JOIN_GROUP = IPV6_ADD_MEMBERSHIP, IPV6_LEAVE_GROUP = IPV6_DROP_MEMBERSHIP,
+    ],
+    types: [
+        timespec, socklen_t, iovec, sa_family_t, sockaddr, sockaddr_storage, msghdr, cmsghdr, sockaddr_un,
+        in_addr, in6_addr, sockaddr_in, sockaddr_in6, ip_mreq, ipv6_mreq, epoll_event,
+    ],
+    fields: [
+        timespec.tv_sec, timespec.tv_nsec, iovec.iov_base, iovec.iov_len, sockaddr.sa_family, sockaddr.sa_data,
+        sockaddr_storage.ss_family, msghdr.msg_name, msghdr.msg_namelen, msghdr.msg_iov, msghdr.msg_iovlen,
+        msghdr.msg_control, msghdr.msg_controllen, msghdr.msg_flags, cmsghdr.cmsg_len, cmsghdr.cmsg_level,
+        cmsghdr.cmsg_type, sockaddr_un.sun_family, sockaddr_un.sun_path, in_addr.s_addr,
+        sockaddr_in.sin_family, sockaddr_in.sin_port, sockaddr_in.sin_addr, sockaddr_in.sin_zero,
+        sockaddr_in6.sin6_family, sockaddr_in6.sin6_port, sockaddr_in6.sin6_flowinfo, sockaddr_in6.sin6_addr,
+        sockaddr_in6.sin6_scope_id, ip_mreq.imr_multiaddr, ip_mreq.imr_interface, ipv6_mreq.ipv6mr_multiaddr,
+        ipv6_mreq.ipv6mr_interface, epoll_event.events,
+    ],
+    not_in_libc: [
+        epoll_data, __kernel_timespec,
     ],
 }
 
@@ -416,13 +355,13 @@ cross_check! {
 cross_check! {
     consts: [
         ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, EINPROGRESS, EISCONN, ECONNREFUSED, ENOSYS,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM,
-        SOCK_DGRAM, SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_ERROR, SO_NOSIGPIPE, SOL_SOCKET, AF_UNIX,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_REUSEPORT, SO_ERROR, SO_NOSIGPIPE, SOL_SOCKET, AF_UNIX,
         AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, SCM_RIGHTS, SHUT_RD, SHUT_WR, SHUT_RDWR, IPPROTO_IP,
         IPPROTO_TCP, IPPROTO_IPV6, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
         IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, TCP_NODELAY,
-        TCP_KEEPALIVE, EVFILT_READ, EVFILT_WRITE, EVFILT_USER, EV_ADD, EV_DELETE, EV_ONESHOT, EV_CLEAR,
-        EV_RECEIPT, EV_EOF, EV_ERROR, NOTE_TRIGGER,
+        TCP_KEEPALIVE, EVFILT_READ, EVFILT_WRITE, EVFILT_USER, EV_ADD, EV_DELETE, EV_DISABLE, EV_ONESHOT,
+        EV_CLEAR, EV_RECEIPT, EV_EOF, EV_ERROR, NOTE_TRIGGER,
     ],
     synonyms: [],
     types: [
@@ -449,13 +388,13 @@ cross_check! {
 cross_check! {
     consts: [
         ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, EINPROGRESS, EISCONN, ECONNREFUSED, ENOSYS,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM,
-        SOCK_DGRAM, SOCK_CLOEXEC, SOCK_NONBLOCK, SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_NOSIGPIPE,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_REUSEPORT, SO_NOSIGPIPE,
         SO_ERROR, SOL_SOCKET, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
         SCM_RIGHTS, SHUT_RD, SHUT_WR, SHUT_RDWR, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, IP_MULTICAST_TTL,
         IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
         IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, TCP_NODELAY, TCP_KEEPIDLE, EVFILT_READ, EVFILT_WRITE, EVFILT_USER,
-        EV_ADD, EV_DELETE, EV_ONESHOT, EV_CLEAR, EV_RECEIPT, EV_EOF, EV_ERROR, NOTE_TRIGGER,
+        EV_ADD, EV_DELETE, EV_DISABLE, EV_ONESHOT, EV_CLEAR, EV_RECEIPT, EV_EOF, EV_ERROR, NOTE_TRIGGER,
     ],
     synonyms: [],
     types: [
@@ -482,9 +421,9 @@ cross_check! {
 cross_check! {
     consts: [
         ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM,
-        SOCK_DGRAM, SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL,
-        MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SHUT_RD,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
+        SCM_RIGHTS, SOL_SOCKET, SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SHUT_RD,
         SHUT_WR, SHUT_RDWR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
         IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, TCP_NODELAY,
         TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLONESHOT,
@@ -508,7 +447,7 @@ cross_check! {
         ipv6_mreq.ipv6mr_interface, epoll_event.events,
     ],
     not_in_libc: [
-        epoll_data,
+        epoll_data, __kernel_timespec,
     ],
 }
 
@@ -517,9 +456,9 @@ cross_check! {
 cross_check! {
     consts: [
         ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, ENOSYS, EISCONN, ECONNREFUSED, EINPROGRESS,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SHUT_RD,
-        SHUT_WR, SHUT_RDWR, SOCK_STREAM, SOCK_DGRAM, SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6,
-        SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SOL_SOCKET, SOMAXCONN, MSG_NOSIGNAL,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SHUT_RD, SHUT_WR,
+        SHUT_RDWR, SOCK_STREAM, SOCK_DGRAM, SOCK_CLOEXEC, SOCK_NONBLOCK, AF_UNIX, AF_INET, AF_INET6,
+        SO_REUSEADDR, SO_ERROR, SO_BROADCAST, SO_KEEPALIVE, SO_REUSEPORT, SOL_SOCKET, SOMAXCONN, MSG_NOSIGNAL,
         MSG_CMSG_CLOEXEC, SCM_RIGHTS, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, IP_MULTICAST_TTL,
         IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
         TCP_NODELAY, TCP_KEEPIDLE, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP,
@@ -544,7 +483,7 @@ cross_check! {
         ipv6_mreq.ipv6mr_interface, ip_mreq.imr_multiaddr, ip_mreq.imr_interface, epoll_event.events,
     ],
     not_in_libc: [
-        epoll_data,
+        epoll_data, __kernel_timespec,
     ],
 }
 
@@ -553,13 +492,13 @@ cross_check! {
 cross_check! {
     consts: [
         ENOENT, EINTR, EBADF, EEXIST, EINVAL, ENFILE, EMFILE, EINPROGRESS, EISCONN, ECONNREFUSED, ENOSYS,
-        O_NONBLOCK, O_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM,
-        SOCK_DGRAM, SOCK_CLOEXEC, SOCK_NONBLOCK, SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_NOSIGPIPE,
+        O_NONBLOCK, O_CLOEXEC, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, FD_CLOEXEC, SOCK_STREAM, SOCK_DGRAM,
+        SOCK_CLOEXEC, SOCK_NONBLOCK, SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_REUSEPORT, SO_NOSIGPIPE,
         SO_ERROR, SOL_SOCKET, AF_UNIX, AF_INET, AF_INET6, SOMAXCONN, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC,
         SCM_RIGHTS, SHUT_RD, SHUT_WR, SHUT_RDWR, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6, IP_MULTICAST_TTL,
         IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
         IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, TCP_NODELAY, TCP_KEEPIDLE, EVFILT_READ, EVFILT_WRITE, EVFILT_USER,
-        EV_ADD, EV_DELETE, EV_ONESHOT, EV_CLEAR, EV_RECEIPT, EV_EOF, EV_ERROR, NOTE_TRIGGER,
+        EV_ADD, EV_DELETE, EV_DISABLE, EV_ONESHOT, EV_CLEAR, EV_RECEIPT, EV_EOF, EV_ERROR, NOTE_TRIGGER,
     ],
     synonyms: [],
     types: [

@@ -39,6 +39,7 @@ pub const EBADF: ::core::ffi::c_int = 9;
 pub const EAGAIN: ::core::ffi::c_int = 11;
 pub const EEXIST: ::core::ffi::c_int = 17;
 pub const EINVAL: ::core::ffi::c_int = 22;
+pub const ENFILE: ::core::ffi::c_int = 23;
 pub const EMFILE: ::core::ffi::c_int = 24;
 pub const EPIPE: ::core::ffi::c_int = 32;
 pub const ENOSYS: ::core::ffi::c_int = 38;
