@@ -26,7 +26,7 @@
 use readyio::buf::{Buf, BufMut, RingBuf};
 use readyio::tcp::{TcpListener, TcpStream};
 use readyio::util::Slab;
-use readyio::{EventLoop, EventLoopConfig, EventSet, Handler, PollOpt, Sender, Token, TryRead, TryWrite};
+use readyio::{EventLoop, EventLoopConfig, EventSet, FdReserve, Handler, PollOpt, Sender, Token, TryRead, TryWrite};
 use std::io::{self, BufRead};
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -70,6 +70,7 @@ pub fn start(addr: &SocketAddr) -> io::Result<ChatServer> {
     let thread = std::thread::Builder::new().name("chat-loop".into()).spawn(move || {
         let mut chat = Chat {
             listener,
+            fd_reserve: FdReserve::new()?,
             clients: Slab::new_starting_at(Token(1), MAX_CLIENTS),
             guests: 0,
             scratch: Vec::with_capacity(MAX_LINE + 2 * MAX_NICK + 16),
@@ -113,6 +114,9 @@ struct Client {
 
 struct Chat {
     listener: TcpListener,
+    /// A spare fd, so that running out of fds sheds queued connections instead of
+    /// stranding them (see `accept_all`).
+    fd_reserve: FdReserve,
     clients: Slab<Client>,
     /// Guests so far, for default nicknames.
     guests: u64,
@@ -160,15 +164,16 @@ impl Handler for Chat {
 impl Chat {
     fn accept_all(&mut self, event_loop: &mut EventLoop<Chat>) {
         loop {
-            let stream = match self.listener.accept() {
+            let stream = match self.listener.accept_or_shed(&mut self.fd_reserve) {
                 Ok(Some((stream, _peer))) => stream,
                 Ok(None) => return,
                 Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {
                     continue
                 }
                 Err(e) => {
-                    // Out of fds or memory: retry from a timer, since the edge-triggered
-                    // listener will not report the connections already queued.
+                    // Even the reserve could not shed the queue (no fd at all, or out of
+                    // memory): retry from a timer, since the edge-triggered listener will
+                    // not report the connections already queued.
                     eprintln!("chat: accept failed ({e}); retrying in {ACCEPT_RETRY:?}");
                     if !self.accept_retry_pending && event_loop.timeout((), ACCEPT_RETRY).is_ok() {
                         self.accept_retry_pending = true;

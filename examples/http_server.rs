@@ -46,7 +46,9 @@ mod session;
 use readyio::buf::{Buf, RingBuf};
 use readyio::tcp::{TcpListener, TcpStream};
 use readyio::util::Slab;
-use readyio::{EventLoop, EventLoopConfig, EventSet, Handler, PollOpt, Sender, Timeout, Token, TryRead, TryWrite};
+use readyio::{
+    EventLoop, EventLoopConfig, EventSet, FdReserve, Handler, PollOpt, Sender, Timeout, Token, TryRead, TryWrite,
+};
 use session::{CommonHeaders, Next, Session, INPUT_CAPACITY, LINGER, OUTPUT_CAPACITY};
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -205,6 +207,9 @@ struct Connection {
 /// One event loop's server: its listener and its connections.
 struct HttpLoop {
     listener: TcpListener,
+    /// A spare fd: out of fds, accepts shed the backlog through it instead of leaving it
+    /// queued (see `accept_all`).
+    fd_reserve: FdReserve,
     connections: Slab<Connection>,
     /// Buffers of closed connections, reused by the next ones.
     spare_buffers: Vec<(RingBuf, RingBuf)>,
@@ -227,6 +232,7 @@ impl HttpLoop {
         event_loop.register(&listener, LISTENER, EventSet::readable(), PollOpt::edge())?;
         let server = HttpLoop {
             listener,
+            fd_reserve: FdReserve::new()?,
             connections: Slab::new_starting_at(Token(1), config.max_connections),
             spare_buffers: Vec::new(),
             common: CommonHeaders::new(loop_id),
@@ -239,14 +245,17 @@ impl HttpLoop {
 
     fn accept_all(&mut self, event_loop: &mut EventLoop<HttpLoop>) {
         loop {
-            match self.listener.accept() {
+            // Out of fds, the reserve closes its spare fd, accepts and closes every queued
+            // connection (those clients see a close, not a hang), and takes the spare back.
+            match self.listener.accept_or_shed(&mut self.fd_reserve) {
                 Ok(Some((stream, _peer))) => self.add_connection(event_loop, stream),
                 Ok(None) => return,
                 // The connection died in the queue: it is gone, the next one may be fine.
                 Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {}
                 Err(e) => {
-                    // Out of fds or memory: the queued connections stay queued, and an
-                    // edge-triggered listener would not report them again. Retry soon.
+                    // Even shedding failed (no fd at all, or out of memory): the queued
+                    // connections stay queued, and an edge-triggered listener would not
+                    // report them again. Retry from a timer.
                     self.log_accept_error(&e);
                     if !self.accept_retry_pending && event_loop.timeout(Timer::AcceptRetry, ACCEPT_RETRY).is_ok() {
                         self.accept_retry_pending = true;
