@@ -41,7 +41,8 @@
 
 use crate::readiness::event::{EventSet, PollOpt};
 use crate::readiness::evented::Evented;
-use crate::readiness::selector::{Selector, SelectorId};
+use crate::readiness::selector::Selector;
+use crate::readiness::selector_id::SelectorId;
 use crate::readiness::token::Token;
 use crate::sys::fd;
 use std::fmt;

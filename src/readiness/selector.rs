@@ -42,13 +42,12 @@
 //! orphans a registration and never purges (`sys::CLOSE_KEEPS_REGISTRATIONS`).
 
 use crate::readiness::event::{EventSet, PollOpt};
+use crate::readiness::selector_id::SelectorId;
 use crate::readiness::token::Token;
 use crate::sys::{self, Interest, Readiness, Trigger};
 use std::io;
-use std::num::NonZeroU64;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The OS readiness selector (epoll or kqueue) that [`Evented`](crate::Evented) types
@@ -79,56 +78,11 @@ struct Registration {
     trigger: Trigger,
 }
 
-/// Names one [`Selector`] for the life of the process: ids are handed out by a global
-/// counter and never reused, so a socket that remembers an id can tell its own selector
-/// from any other, even one created after its own was dropped. Never zero, so that zero
-/// can mean "no selector".
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SelectorId(NonZeroU64);
-
-/// The next id to hand out.
-static NEXT_SELECTOR_ID: AtomicU64 = AtomicU64::new(1);
-
-/// The ids of the selectors alive now (a handful: one per `Poll` or `EventLoop`). Asked only
-/// when a socket that belongs to one selector is registered with another, to let it go if
-/// its selector was dropped: closing an epoll or kqueue fd ends all of its registrations.
-static LIVE_SELECTORS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-
-impl SelectorId {
-    /// A fresh id, or an error once all 2^64 - 1 are spent (at a million selectors a
-    /// second, after half a million years): an id is never handed out twice.
-    fn next() -> io::Result<SelectorId> {
-        NEXT_SELECTOR_ID
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| id.checked_add(1))
-            .ok()
-            .and_then(NonZeroU64::new)
-            .map(SelectorId)
-            .ok_or_else(|| io::Error::other("selector ids exhausted"))
-    }
-
-    /// The id as a non-zero integer.
-    pub(crate) fn get(self) -> u64 {
-        self.0.get()
-    }
-
-    /// Whether the selector with id `id` has been created and not yet dropped.
-    pub(crate) fn is_live(id: u64) -> bool {
-        live_selectors().contains(&id)
-    }
-}
-
-/// The live-selector list; a panic elsewhere while it was held cannot leave it half
-/// updated (each update is one `push` or `swap_remove`), so a poisoned lock is used as is.
-fn live_selectors() -> MutexGuard<'static, Vec<u64>> {
-    LIVE_SELECTORS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Selector {
     /// Creates a new OS selector (`epoll_create1` or `kqueue`), close-on-exec.
     pub fn new() -> io::Result<Selector> {
-        let id = SelectorId::next()?;
         let sys = sys::Selector::new()?;
-        live_selectors().push(id.get());
+        let id = SelectorId::new_live()?;
         Ok(Selector {
             sys,
             registrations: Vec::new(),
@@ -341,13 +295,10 @@ impl Selector {
 }
 
 impl Drop for Selector {
-    /// Forgets the id: the kernel ends every registration of this selector as its fd
+    /// Retires the id: the kernel ends every registration of this selector as its fd
     /// closes, so the sockets that belonged to it are free to be registered elsewhere.
     fn drop(&mut self) {
-        let mut live = live_selectors();
-        if let Some(index) = live.iter().position(|&id| id == self.id.get()) {
-            live.swap_remove(index);
-        }
+        self.id.retire();
     }
 }
 
