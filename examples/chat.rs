@@ -21,14 +21,20 @@
 //!   client cannot hold memory or hold up the others;
 //! * disconnections are collected and handled after the event that caused them, so that
 //!   announcing a departure (which may find another dead client) never re-enters a
-//!   broadcast.
+//!   broadcast;
+//! * a departing client is closed lingeringly: its output is flushed, the write half shut
+//!   down, and its input read and dropped until it closes too (or `LINGER` passes). Closing
+//!   a socket with unread input makes the kernel send a reset, which can destroy the
+//!   parting notice before the client reads it.
 
 use readyio::buf::{Buf, BufMut, RingBuf};
 use readyio::tcp::{TcpListener, TcpStream};
 use readyio::util::Slab;
-use readyio::{EventLoop, EventLoopConfig, EventSet, FdReserve, Handler, PollOpt, Sender, Token, TryRead, TryWrite};
+use readyio::{
+    EventLoop, EventLoopConfig, EventSet, FdReserve, Handler, PollOpt, Sender, Timeout, Token, TryRead, TryWrite,
+};
 use std::io::{self, BufRead};
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -42,6 +48,16 @@ const OUTPUT_CAPACITY: usize = 64 * 1024;
 const MAX_CLIENTS: usize = 1024;
 const MAX_NICK: usize = 32;
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+/// How long a departing client may keep sending before its socket is closed anyway.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// The loop's timers.
+enum Timer {
+    /// Accept again after accepting failed for want of fds.
+    AcceptRetry,
+    /// Close a departing client that has not closed its side.
+    Linger(Token),
+}
 
 /// What other threads tell the chat loop.
 pub enum Control {
@@ -63,7 +79,8 @@ pub fn start(addr: &SocketAddr) -> io::Result<ChatServer> {
     let listener = TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
     let mut config = EventLoopConfig::new();
-    config.notify_capacity(1024).timer_capacity(4);
+    // A linger timer per client, and the accept retry.
+    config.notify_capacity(1024).timer_capacity(MAX_CLIENTS + 1);
     let mut event_loop = EventLoop::configured(config)?;
     event_loop.register(&listener, LISTENER, EventSet::readable(), PollOpt::edge())?;
     let control = event_loop.channel();
@@ -110,6 +127,16 @@ struct Client {
     input: RingBuf,
     output: RingBuf,
     nick: String,
+    /// Set once the client is departing: its write half is shut down, its input is read and
+    /// dropped until it closes, and this timer closes it if it does not.
+    leaving: Option<Timeout>,
+}
+
+impl Client {
+    /// Whether the client is still in the chat (not departing).
+    fn present(&self) -> bool {
+        self.leaving.is_none()
+    }
 }
 
 struct Chat {
@@ -128,14 +155,14 @@ struct Chat {
 }
 
 impl Handler for Chat {
-    type Timeout = ();
+    type Timeout = Timer;
     type Message = Control;
 
     fn ready(&mut self, event_loop: &mut EventLoop<Chat>, token: Token, _events: EventSet) {
         if token == LISTENER {
             self.accept_all(event_loop);
         } else {
-            self.serve(token);
+            self.serve(event_loop, token);
         }
         self.disconnect_departed(event_loop);
     }
@@ -154,9 +181,16 @@ impl Handler for Chat {
         }
     }
 
-    fn timeout(&mut self, event_loop: &mut EventLoop<Chat>, _retry: ()) {
-        self.accept_retry_pending = false;
-        self.accept_all(event_loop);
+    fn timeout(&mut self, event_loop: &mut EventLoop<Chat>, timer: Timer) {
+        match timer {
+            Timer::AcceptRetry => {
+                self.accept_retry_pending = false;
+                self.accept_all(event_loop);
+            }
+            // The client did not close within `LINGER`: close it now. (A client closed
+            // earlier had this timer cleared, so the token cannot name a newer client.)
+            Timer::Linger(token) => self.close(event_loop, token),
+        }
         self.disconnect_departed(event_loop);
     }
 }
@@ -175,7 +209,7 @@ impl Chat {
                     // memory): retry from a timer, since the edge-triggered listener will
                     // not report the connections already queued.
                     eprintln!("chat: accept failed ({e}); retrying in {ACCEPT_RETRY:?}");
-                    if !self.accept_retry_pending && event_loop.timeout((), ACCEPT_RETRY).is_ok() {
+                    if !self.accept_retry_pending && event_loop.timeout(Timer::AcceptRetry, ACCEPT_RETRY).is_ok() {
                         self.accept_retry_pending = true;
                     }
                     return;
@@ -187,6 +221,7 @@ impl Chat {
                 input: RingBuf::with_capacity(INPUT_CAPACITY),
                 output: RingBuf::with_capacity(OUTPUT_CAPACITY),
                 nick: format!("guest{}", self.guests),
+                leaving: None,
             };
             let Ok(token) = self.clients.insert(client) else {
                 eprintln!("chat: {MAX_CLIENTS} clients already; refusing one");
@@ -206,9 +241,13 @@ impl Chat {
         }
     }
 
-    /// Writes what is pending, then reads and handles every complete line.
-    fn serve(&mut self, token: Token) {
+    /// Writes what is pending, then reads and handles every complete line; for a departing
+    /// client, reads and drops its input until it closes.
+    fn serve(&mut self, event_loop: &mut EventLoop<Chat>, token: Token) {
         let Some(client) = self.clients.get_mut(token) else { return };
+        if !client.present() {
+            return self.drain_departing(event_loop, token);
+        }
         if flush(client).is_err() {
             return self.departed.push(token);
         }
@@ -262,7 +301,8 @@ impl Chat {
         if let Some(name) = line.strip_prefix(b"/nick") {
             self.rename(token, trim(name));
         } else if line == b"/who" {
-            let names: Vec<&str> = self.clients.iter().map(|(_, c)| c.nick.as_str()).collect();
+            let names: Vec<&str> =
+                self.clients.iter().filter(|(_, c)| c.present()).map(|(_, c)| c.nick.as_str()).collect();
             let list = format!("* here: {}\n", names.join(", "));
             send_to(&mut self.clients, token, list.as_bytes(), &mut self.departed);
         } else if line == b"/quit" {
@@ -297,7 +337,8 @@ impl Chat {
             return send_to(&mut self.clients, token, usage.as_bytes(), &mut self.departed);
         }
         let name = String::from_utf8_lossy(name).into_owned();
-        let taken = self.clients.iter().any(|(other, c)| other != token && c.nick.eq_ignore_ascii_case(&name));
+        let taken =
+            self.clients.iter().any(|(other, c)| other != token && c.present() && c.nick.eq_ignore_ascii_case(&name));
         if taken {
             let refusal = format!("* {name} is taken\n");
             return send_to(&mut self.clients, token, refusal.as_bytes(), &mut self.departed);
@@ -312,19 +353,55 @@ impl Chat {
     /// more dead clients, which are closed in turn.
     fn disconnect_departed(&mut self, event_loop: &mut EventLoop<Chat>) {
         while let Some(token) = self.departed.pop() {
-            let Some(mut client) = self.clients.remove(token) else { continue };
-            // Best effort: a parting notice (`* bye`) still in the output.
-            let _ = flush(&mut client);
-            let _ = event_loop.deregister(&client.stream);
+            let Some(client) = self.clients.get_mut(token) else { continue };
+            if !client.present() {
+                continue;
+            }
+            // Best effort: a parting notice (`* bye`) still in the output goes out before
+            // the write half is shut down.
+            let _ = flush(client);
             let notice = format!("* {} left\n", client.nick);
+            let _ = client.stream.shutdown(Shutdown::Write);
+            client.input.clear();
+            match event_loop.timeout(Timer::Linger(token), LINGER) {
+                Ok(timeout) => client.leaving = Some(timeout),
+                Err(_) => self.close(event_loop, token),
+            }
             broadcast(&mut self.clients, None, notice.as_bytes(), &mut self.departed);
+            // Input that came before the shutdown is dropped now; more wakes `serve`.
+            if self.clients.contains(token) {
+                self.drain_departing(event_loop, token);
+            }
         }
+    }
+
+    /// Reads and drops a departing client's input; closes it once it closes its side (or
+    /// its socket fails).
+    fn drain_departing(&mut self, event_loop: &mut EventLoop<Chat>, token: Token) {
+        let Some(client) = self.clients.get_mut(token) else { return };
+        loop {
+            client.input.clear();
+            match client.stream.try_read_buf_vectored(&mut client.input) {
+                Ok(Some(0)) | Err(_) => return self.close(event_loop, token),
+                Ok(Some(_)) => {}
+                Ok(None) => return,
+            }
+        }
+    }
+
+    /// Closes a client's socket for good.
+    fn close(&mut self, event_loop: &mut EventLoop<Chat>, token: Token) {
+        let Some(client) = self.clients.remove(token) else { return };
+        if let Some(timeout) = client.leaving {
+            event_loop.clear_timeout(timeout);
+        }
+        let _ = event_loop.deregister(&client.stream);
     }
 }
 
 /// Queues `message` for `token` and tries to write it now.
 fn send_to(clients: &mut Slab<Client>, token: Token, message: &[u8], departed: &mut Vec<Token>) {
-    if let Some(client) = clients.get_mut(token) {
+    if let Some(client) = clients.get_mut(token).filter(|c| c.present()) {
         if deliver(client, message).is_err() {
             departed.push(token);
         }
@@ -334,7 +411,7 @@ fn send_to(clients: &mut Slab<Client>, token: Token, message: &[u8], departed: &
 /// Queues `message` for every client but `from` and tries to write it now.
 fn broadcast(clients: &mut Slab<Client>, from: Option<Token>, message: &[u8], departed: &mut Vec<Token>) {
     for (token, client) in clients.iter_mut() {
-        if Some(token) != from && !departed.contains(&token) && deliver(client, message).is_err() {
+        if Some(token) != from && client.present() && !departed.contains(&token) && deliver(client, message).is_err() {
             departed.push(token);
         }
     }
