@@ -227,6 +227,29 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            what: "fd_capacity(usize::MAX)",
+            expect: Error(ErrorKind::OutOfMemory),
+            run: || {
+                outcome(configured(|c| {
+                    c.fd_capacity(usize::MAX);
+                }))
+            },
+        },
+        Row {
+            what: "fd_capacity(0): the table grows as fds are registered",
+            expect: Fine,
+            run: || {
+                outcome(configured(|c| {
+                    c.fd_capacity(0);
+                }))
+            },
+        },
+        Row {
+            what: "Poll::reserve_fds(usize::MAX)",
+            expect: Error(ErrorKind::OutOfMemory),
+            run: || outcome(Poll::new().and_then(|mut poll| poll.reserve_fds(usize::MAX))),
+        },
+        Row {
             what: "timer_capacity(usize::MAX)",
             expect: Error(ErrorKind::InvalidInput),
             run: || {

@@ -5,9 +5,9 @@
 //! TCP sockets, sets, clears and fires timeouts and receives messages from other threads.
 //!
 //! Counted by a global allocator over the whole process; its own binary without libtest's
-//! harness (see Cargo.toml), so nothing else allocates. Registering an fd is done before
-//! counting starts: the selector's fd table grows when a registration names a larger fd
-//! than any before (see `readiness/selector.rs`).
+//! harness (see Cargo.toml), so nothing else allocates. The selector's fd table is sized by
+//! `EventLoopConfig::fd_capacity`: connections accepted and registered while the loop runs
+//! allocate nothing either (`connections_accepted_while_running_allocate_nothing`).
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -333,10 +333,62 @@ fn every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocati
     assert_eq!(allocations, 0, "{allocations} allocations from the first iteration on");
 }
 
+/// Accepts every pending connection and registers it; counts what it accepted.
+struct Acceptor {
+    listener: readyio::tcp::TcpListener,
+    accepted: Vec<readyio::tcp::TcpStream>,
+}
+
+impl Handler for Acceptor {
+    type Timeout = ();
+    type Message = ();
+
+    fn ready(&mut self, event_loop: &mut EventLoop<Self>, token: Token, _: EventSet) {
+        if token != Token(0) {
+            return;
+        }
+        while let Some((stream, _)) = self.listener.accept().unwrap() {
+            let token = Token(1 + self.accepted.len());
+            event_loop.register(&stream, token, EventSet::readable(), PollOpt::edge()).unwrap();
+            self.accepted.push(stream);
+        }
+    }
+}
+
+/// The registration table is sized when the loop is made (`fd_capacity`), so a server that
+/// registers each connection it accepts, inside `ready`, allocates nothing while it runs.
+fn connections_accepted_while_running_allocate_nothing() {
+    const CONNECTIONS: usize = 256;
+    raise_fd_limit((2 * CONNECTIONS + 64) as libc::rlim_t);
+    let mut config = EventLoopConfig::new();
+    config.fd_capacity(4096);
+    let mut event_loop = EventLoop::configured(config).unwrap();
+    let listener = readyio::tcp::TcpListener::bind(&"127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    event_loop.register(&listener, Token(0), EventSet::readable(), PollOpt::edge()).unwrap();
+    let mut handler = Acceptor { listener, accepted: Vec::with_capacity(CONNECTIONS) };
+    let mut clients = Vec::with_capacity(CONNECTIONS);
+
+    let before = counting_alloc::thread_allocations();
+    while handler.accepted.len() < CONNECTIONS {
+        // Connect a few, then let the loop accept and register them.
+        for _ in 0..8.min(CONNECTIONS - clients.len()) {
+            clients.push(TcpStream::connect(addr).unwrap());
+        }
+        event_loop.run_once(&mut handler, Some(1000)).unwrap();
+    }
+    let allocations = counting_alloc::thread_allocations() - before;
+
+    assert_eq!(handler.accepted.len(), CONNECTIONS);
+    assert_eq!(allocations, 0, "{allocations} allocations accepting and registering {CONNECTIONS} connections");
+}
+
 /// Runs without libtest (see Cargo.toml): nothing but these tests may allocate meanwhile.
 fn main() {
     every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocating();
     println!("test every_buffer_reaches_its_working_size_in_the_first_iteration_without_allocating ... ok");
     a_busy_loop_allocates_nothing_from_its_first_iteration();
     println!("test a_busy_loop_allocates_nothing_from_its_first_iteration ... ok");
+    connections_accepted_while_running_allocate_nothing();
+    println!("test connections_accepted_while_running_allocate_nothing ... ok");
 }

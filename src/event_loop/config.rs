@@ -34,6 +34,7 @@ pub struct EventLoopConfig {
     pub(crate) timer_tick: Duration,
     pub(crate) timer_wheel_size: usize,
     pub(crate) timer_capacity: usize,
+    pub(crate) fd_capacity: usize,
 }
 
 impl EventLoopConfig {
@@ -42,7 +43,7 @@ impl EventLoopConfig {
     pub const MAX_TIMER_CAPACITY: usize = TimerWheel::<()>::MAX_CAPACITY;
 
     /// The defaults: `notify_capacity` 4096, `messages_per_tick` 256, `timer_tick` 1 ms,
-    /// `timer_wheel_size` 1024, `timer_capacity` 65536.
+    /// `timer_wheel_size` 1024, `timer_capacity` 65536, `fd_capacity` 1024.
     pub fn new() -> EventLoopConfig {
         EventLoopConfig {
             notify_capacity: 4096,
@@ -50,6 +51,7 @@ impl EventLoopConfig {
             timer_tick: Duration::from_millis(1),
             timer_wheel_size: 1024,
             timer_capacity: 65_536,
+            fd_capacity: 1024,
         }
     }
 
@@ -108,6 +110,16 @@ impl EventLoopConfig {
     /// `InvalidInput`, and a capacity whose storage the allocator refuses with `OutOfMemory`.
     pub fn timer_capacity(&mut self, timers: usize) -> &mut Self {
         self.timer_capacity = timers;
+        self
+    }
+
+    /// The fd numbers (`0..fds`) the loop's registration table holds from the start
+    /// (default 1024), so registering any of them never allocates: set it to the largest
+    /// fd number the loop will see (the process's `RLIMIT_NOFILE` is a safe bound). A
+    /// registration of a larger fd still works, and grows the table (doubling) at that
+    /// moment. Each entry is 24 bytes on 64-bit targets; see [`Poll::reserve_fds`](crate::Poll::reserve_fds).
+    pub fn fd_capacity(&mut self, fds: usize) -> &mut Self {
+        self.fd_capacity = fds;
         self
     }
 }

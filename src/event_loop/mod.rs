@@ -168,6 +168,7 @@ impl<H: Handler> EventLoop<H> {
             crate::sys::reserve_error(format_args!("a timer wheel for {} timers", config.timer_capacity), e)
         })?;
         let mut poll = Poll::with_capacity(DEFAULT_EVENTS_CAPACITY)?;
+        poll.reserve_fds(config.fd_capacity)?;
         // Reported as `Token::RESERVED` and never read: see notify.rs.
         let waker = poll.selector().new_waker()?;
         let notify = Receiver::new(config.notify_capacity, waker)?;

@@ -9,7 +9,8 @@
 //! * the table answers "which token" without the kernel, which lets backends whose
 //!   kernel cannot tell (kqueue) give the same errors as epoll.
 //!
-//! The table is a `Vec` indexed by fd (fds are small and dense), grown only when a
+//! The table is a `Vec` indexed by fd (fds are small and dense), sized up front by
+//! `reserve_fds` (the event loop's `fd_capacity`) and otherwise grown, doubling, only when a
 //! registration names a larger fd: polling never allocates.
 //!
 //! Each selector also has a [`SelectorId`], unique in the process, by which the sockets and
@@ -105,6 +106,18 @@ impl Selector {
     pub(crate) fn is_registered(&self, fd: RawFd) -> bool {
         let Ok(index) = fd_index(fd) else { return false };
         self.registrations.get(index).is_some_and(|r| r.generation != 0)
+    }
+
+    /// Sizes the table for fd numbers `0..fds` (never shrinks it). See
+    /// [`Poll::reserve_fds`](crate::Poll::reserve_fds).
+    pub(crate) fn reserve_fds(&mut self, fds: usize) -> io::Result<()> {
+        if let Some(missing) = fds.checked_sub(self.registrations.len()).filter(|&m| m > 0) {
+            self.registrations
+                .try_reserve_exact(missing)
+                .map_err(|e| sys::reserve_error(format_args!("a registration table for {fds} fds"), e))?;
+            self.registrations.resize(fds, Registration::default());
+        }
+        Ok(())
     }
 
     /// Starts watching `fd` for `interest`, reporting it as `token`.
