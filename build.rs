@@ -14,7 +14,8 @@
 //!   the target triple, so a new target needs no change here if zig ships its headers.
 //!
 //! Either way the chosen path reaches the crate as the compile-time variable
-//! `READYIO_BINDINGS`.
+//! `READYIO_BINDINGS`, and the committed file's path as `READYIO_COMMITTED_BINDINGS` (what
+//! the libc cross-check's coverage test reads).
 
 use std::env;
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ fn main() {
 
     let chosen = choose_bindings(&target, &committed);
     println!("cargo:rustc-env=READYIO_BINDINGS={}", chosen.display());
+    // The committed file, whatever was chosen: tests/bindings_match_libc.rs judges the libc
+    // cross-check lists (generated from the committed files) against it.
+    println!("cargo:rustc-env=READYIO_COMMITTED_BINDINGS={}", committed.display());
     if let Some(dir) = libkqueue_dir() {
         println!("cargo:rerun-if-changed={}", dir.join("libkqueue.a").display());
         println!("cargo:rustc-link-search=native={}", dir.display());

@@ -158,7 +158,11 @@ on_listed_targets! {
 
     #[test]
     fn the_lists_cover_every_constant_and_type_src_sys_uses() {
-        let bindings = std::fs::read_to_string(env!("READYIO_BINDINGS")).expect("read the committed bindings");
+        // The committed file, not the bindings in use: the lists are generated from it, and
+        // under `--cfg readyio_libkqueue` the bindings in use add libkqueue's kqueue names,
+        // which the libc crate has no Linux counterpart for (nothing to compare them with).
+        let bindings =
+            std::fs::read_to_string(env!("READYIO_COMMITTED_BINDINGS")).expect("read the committed bindings");
         let defined = |name: &str| {
             ["pub const ", "pub struct ", "pub union ", "pub type "].iter().any(|kind| {
                 bindings.match_indices(&format!("{kind}{name}")).any(|(at, m)| {
