@@ -51,6 +51,10 @@ skips=(
     # knote_fdclose), so the new file registers like any other.
     an_fd_number_closed_while_registered_registers_again_for_its_new_file
 )
+# Not skipped but adapted under the cfg, because the rest of the test still holds:
+# tests/event_loop_alloc.rs expects 512, not 1024, tokens in the first iteration, since
+# libkqueue returns at most MAX_KEVENT (512, src/common/private.h) results per kevent call
+# where the kernels fill the whole buffer; its allocation count is unchanged.
 
 for tool in cmake cc; do
     command -v "$tool" >/dev/null || { echo "error: $tool not found; run ci/install-deps.sh" >&2; exit 1; }
