@@ -111,6 +111,7 @@ impl Selector {
     /// Sizes the table for fd numbers `0..fds` (never shrinks it). See
     /// [`Poll::reserve_fds`](crate::Poll::reserve_fds).
     pub(crate) fn reserve_fds(&mut self, fds: usize) -> io::Result<()> {
+        self.sys.reserve_fds(fds)?;
         if let Some(missing) = fds.checked_sub(self.registrations.len()).filter(|&m| m > 0) {
             self.registrations
                 .try_reserve_exact(missing)

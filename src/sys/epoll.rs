@@ -115,6 +115,12 @@ impl Selector {
         Ok(Selector { epfd: owned(fd) })
     }
 
+    /// Nothing to size: epoll keeps its registrations in the kernel. (The kqueue selector
+    /// sizes its table of what it registered here; see `Poll::reserve_fds`.)
+    pub(crate) fn reserve_fds(&self, _fds: usize) -> io::Result<()> {
+        Ok(())
+    }
+
     /// `EPOLL_CTL_ADD`.
     pub(crate) fn add(&self, fd: RawFd, data: u64, interest: Interest, trigger: Trigger) -> io::Result<()> {
         self.ctl(c::EPOLL_CTL_ADD as i32, fd, Some(epoll_event(data, interest, trigger)))

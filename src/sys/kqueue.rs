@@ -446,6 +446,19 @@ mod imp {
             self.registrations.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
         }
 
+        /// Sizes the table of what is registered for fd numbers `0..fds` (never shrinks it),
+        /// so that registering them later allocates nothing. See `Poll::reserve_fds`.
+        pub(crate) fn reserve_fds(&self, fds: usize) -> io::Result<()> {
+            let mut table = self.table();
+            if let Some(missing) = fds.checked_sub(table.len()).filter(|&m| m > 0) {
+                table
+                    .try_reserve_exact(missing)
+                    .map_err(|e| crate::sys::reserve_error(format_args!("a kqueue table for {fds} fds"), e))?;
+                table.resize(fds, Registration::default());
+            }
+            Ok(())
+        }
+
         /// Starts watching `fd`; `EEXIST` if it is already watched (added and not deleted
         /// since, and not closed since: see "Double registration" above).
         pub(crate) fn add(&self, fd: RawFd, data: u64, interest: Interest, trigger: Trigger) -> io::Result<()> {
@@ -477,6 +490,13 @@ mod imp {
             }
             // Grown only once the kernel accepted the fd: a bogus fd number costs nothing.
             if index >= table.len() {
+                let missing = index + 1 - table.len();
+                if let Err(e) = table.try_reserve(missing) {
+                    // Undo what the table cannot record (the witness knote may stay: see `delete`).
+                    let n = deletion_changes(fd, filters, &mut changes);
+                    let _ = self.apply(&self.kq, &mut changes[..n], filters);
+                    return Err(crate::sys::reserve_error(format_args!("the kqueue table for fd {fd}"), e));
+                }
                 table.resize(index + 1, Registration::default());
             }
             self.record(&mut table[index], Registration { watched: true, filters, witness });
