@@ -182,6 +182,37 @@ fn peer_write_shutdown_reports_hup_and_end_of_stream() {
     assert_eq!(server.try_read(&mut [0u8; 8]).unwrap(), Some(0));
 }
 
+/// The peer's end of stream is reported as hup even while its last data is still unread, on
+/// a socket watched edge-triggered for both directions (a server's usual registration): a
+/// reader that stops at a short read learns from it that one more read reaches the end,
+/// since no new edge will come. Both orders: data and FIN there before the registration, and
+/// arriving after it. (libkqueue once lost it: adding the write filter after the read one
+/// dropped EPOLLRDHUP from its epoll registration; see `registration_changes`.)
+#[test]
+fn end_of_stream_behind_unread_data_is_reported_as_hup_for_both_directions() {
+    let both = EventSet::readable() | EventSet::writable() | EventSet::hup();
+    for arrives_first in [true, false] {
+        let (mut client, server) = connected_pair(v4());
+        let mut poll = Poll::new().unwrap();
+        let say_goodbye = |client: &mut TcpStream| {
+            client.write_all(b"last words").unwrap();
+            client.shutdown(Shutdown::Write).unwrap();
+        };
+        if arrives_first {
+            say_goodbye(&mut client);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        poll.register(&server, SERVER, both, PollOpt::edge()).unwrap();
+        if !arrives_first {
+            say_goodbye(&mut client);
+        }
+        wait_for(&mut poll, SERVER, |kind| kind.is_hup());
+        let mut buf = [0u8; 64];
+        assert_eq!((&server).read(&mut buf).unwrap(), 10, "the data is still there, unread");
+        assert_eq!((&server).read(&mut buf).unwrap(), 0, "and the end of stream behind it");
+    }
+}
+
 #[test]
 fn write_to_closed_peer_returns_broken_pipe_or_reset() {
     let (mut client, server) = connected_pair(v4());

@@ -128,7 +128,16 @@ macro_rules! kevent_translation {
             if trigger.oneshot {
                 add |= u32::from(c::EV_ONESHOT);
             }
-            for (wanted, filter) in [(interest.readable, READ), (interest.writable, WRITE)] {
+            // Write before read. The kernels apply a changelist's entries independently, so
+            // the order is theirs to ignore; libkqueue's is not: it folds both filters of a
+            // socket into one epoll registration, and adding the write filter after the read
+            // one rewrites it as EPOLLIN | EPOLLOUT, dropping the read filter's EPOLLRDHUP
+            // (src/linux/platform.c, epoll_update: `want = have_ev | ev`, with `have_ev` only
+            // the in/out bits). Without it a FIN that arrives with the last data carries no
+            // EV_EOF, where the kernels set EV_EOF on the read filter whenever the receive
+            // side is shut (FreeBSD filt_soread, xnu filt_soread_common, NetBSD filt_soread):
+            // a server waiting for the end of stream after a short read would wait forever.
+            for (wanted, filter) in [(interest.writable, WRITE), (interest.readable, READ)] {
                 if wanted {
                     out[n] = kevent_for(fd, filter, add, data);
                     n += 1;
@@ -751,9 +760,9 @@ mod tests {
                 const DELETE: u32 = (c::EV_DELETE | c::EV_RECEIPT) as u32;
 
                 #[test]
-                fn level_interest_adds_one_knote_per_filter_with_receipts() {
+                fn level_interest_adds_one_knote_per_filter_with_receipts_write_first() {
                     let got: Vec<_> = changes(BOTH, LEVEL, 0).iter().map(fields).collect();
-                    assert_eq!(got, vec![(9, READ_F, ADD, 0xAB_0000_0009), (9, WRITE_F, ADD, 0xAB_0000_0009)]);
+                    assert_eq!(got, vec![(9, WRITE_F, ADD, 0xAB_0000_0009), (9, READ_F, ADD, 0xAB_0000_0009)]);
                 }
 
                 #[test]

@@ -176,12 +176,13 @@ macro_rules! abi_check {
                 if trigger.oneshot {
                     add |= c::EV_ONESHOT as u32;
                 }
+                // Write before read (see `registration_changes`: libkqueue keeps EPOLLRDHUP only so).
                 let mut wanted_filters = Vec::new();
-                if interest.readable {
-                    wanted_filters.push(c::EVFILT_READ as i64);
-                }
                 if interest.writable {
                     wanted_filters.push(c::EVFILT_WRITE as i64);
+                }
+                if interest.readable {
+                    wanted_filters.push(c::EVFILT_READ as i64);
                 }
                 for (i, change) in changes[..n].iter().enumerate() {
                     let (ident, filter, flags, udata) = (
