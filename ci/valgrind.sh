@@ -13,11 +13,16 @@
 #     20-50 times slower cannot have;
 #   * timer_wheel, buf_ring: pure safe code over the standard library, minutes of model
 #     steps here, and run under Miri, which checks more than memcheck can;
-#   * notify_loom: empty unless built with --cfg loom (.ci/run runs it separately).
+#   * notify_loom: empty unless built with --cfg loom (.ci/run runs it separately);
+#   * fd_exhaustion: it lowers RLIMIT_NOFILE and fills the fd table, and valgrind keeps fds
+#     of its own at the top of the table and enforces the fd limit in its syscall wrappers
+#     rather than leaving it to the kernel: under it one of the 24 waiting connections was
+#     closed without passing through readyio's shedding (23 shed, all 24 closed), so the
+#     exhaustion the test stages is not the kernel's. It runs natively in every suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
-skip=" buf_socket notify_syscalls timer_event_loop timer_wheel buf_ring notify_loom "
+skip=" buf_socket notify_syscalls timer_event_loop timer_wheel buf_ring notify_loom fd_exhaustion "
 logs=target/valgrind
 mkdir -p "$logs"
 
