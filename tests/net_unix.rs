@@ -378,23 +378,6 @@ fn std_unix_types_convert_and_become_non_blocking() {
 }
 
 #[test]
-fn child_process_pipes_convert_to_non_blocking_ends() {
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", "read line; echo \"got $line\""])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = PipeReader::from(child.stdout.take().unwrap());
-    let mut stdin = PipeWriter::from(child.stdin.take().unwrap());
-    assert_eq!(stdout.try_read(&mut [0u8; 4]).unwrap(), None, "a blocking pipe would hang here");
-    stdin.write_all(b"hi\n").unwrap();
-    drop(stdin);
-    assert_eq!(read_exactly(&mut stdout, 7), b"got hi\n");
-    child.wait().unwrap();
-}
-
-#[test]
 fn owned_fd_round_trips() {
     let (a, b) = UnixStream::pair().unwrap();
     let a = UnixStream::from(OwnedFd::from(a));
