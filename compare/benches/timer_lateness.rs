@@ -5,14 +5,17 @@
 //! N timers (1M; 100k with `READYIO_BENCH_QUICK=1`) get deadlines spread evenly over
 //! SPAN (2 s; 1 s quick) starting LEAD (500 ms) after the program's clock starts, so that
 //! inserting them all is over before the first is due. Lateness = the time the timer's
-//! callback ran minus its deadline, per timer, measured with `Instant`. Three runs, each on
-//! the same deadlines:
+//! callback ran minus its deadline, per timer, measured with `Instant`. Four runs, the
+//! first three on the same deadlines:
 //!
 //! 1. readyio's `EventLoop` (default 1 ms tick, 1024 slots), idle but for its timers;
 //! 2. a bare loop over today's `TimerWheel` (`src/event_loop/timer_wheel.rs`): sleep until
 //!    `next_deadline`, fire what is due, repeat;
 //! 3. the same bare loop over the wheel before issue 10, whose cascades re-file a whole
-//!    slot at once (`support/timer_wheel_whole_slot_cascades.rs`).
+//!    slot at once (`support/timer_wheel_whole_slot_cascades.rs`);
+//! 4. the floor: no timers, one thread sleeping to each 1 ms tick of the span in turn. Its
+//!    tail is the machine's own wake-up jitter (a virtual CPU descheduled by its host, an
+//!    interrupt), which bounds from below what any timer structure can show here.
 //!
 //! Wall-clock lateness includes everything else the machine does: it is a report, not a
 //! check (the bound that makes it small is pinned by `tests/timer_wheel.rs` on the wheel's
@@ -170,6 +173,22 @@ fn thread_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// Run 4, the floor: no wheel, one thread sleeping to each tick boundary of the span in
+/// turn (`std::thread::sleep`), recording how late it woke. Its tail is this machine's own
+/// wake-up jitter, which no timer structure can beat.
+fn sleep_floor(span: Duration) {
+    let ticks = span.as_millis() as u64;
+    let offsets: Vec<u64> = (0..ticks).map(|k| k * MS).collect();
+    let start = Instant::now();
+    let mut lateness = Lateness::new(start, &offsets);
+    for i in 0..offsets.len() {
+        let deadline = lateness.deadlines[i];
+        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+        lateness.record(i as u32, Instant::now());
+    }
+    lateness.row("floor: one thread sleeping to each 1 ms tick in turn", Duration::ZERO, None);
+}
+
 /// Runs 2 and 3: sleep until the wheel's next deadline, fire everything due, repeat.
 fn on_bare_loop(name: &str, offsets: &[u64], mut wheel: impl Wheel) {
     let start = Instant::now();
@@ -214,6 +233,7 @@ fn main() {
         &offsets,
         timer_wheel_whole_slot_cascades::TimerWheel::new(n, MS, 1024),
     );
+    sleep_floor(span);
     println!(
         "\n(deadlines from {} ms to {} ms after each run's start; lateness = callback time - deadline; longest \
          wake = the longest run of polls after one sleep, cascades included, in wall-clock and in thread CPU \
