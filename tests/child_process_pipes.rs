@@ -7,30 +7,13 @@
 //! under qemu-user, which emulates the spawn's vfork as a full fork, it did (on
 //! loongarch64 in CI the connect to the closed listener succeeded).
 
-use readyio::unix::{PipeReader, PipeWriter};
-use readyio::{EventSet, Poll, PollOpt, Token, TryRead};
-use std::io::Write;
-use std::time::{Duration, Instant};
+#[path = "support/read_exactly.rs"]
+mod read_exactly;
 
-/// Reads exactly `len` bytes from a non-blocking pipe, waiting on readiness in between.
-fn read_exactly(reader: &mut PipeReader, len: usize) -> Vec<u8> {
-    let mut poll = Poll::new().unwrap();
-    poll.register(&*reader, Token(1), EventSet::readable(), PollOpt::level()).unwrap();
-    let mut out = vec![0u8; len];
-    let mut filled = 0;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while filled < len {
-        assert!(Instant::now() < deadline, "only {filled} of {len} bytes within 5 s");
-        match reader.try_read(&mut out[filled..]).unwrap() {
-            Some(0) => panic!("end of stream after {filled} of {len} bytes"),
-            Some(n) => filled += n,
-            None => {
-                poll.poll_timeout(Some(Duration::from_millis(100))).unwrap();
-            }
-        }
-    }
-    out
-}
+use read_exactly::read_exactly;
+use readyio::unix::{PipeReader, PipeWriter};
+use readyio::TryRead;
+use std::io::Write;
 
 #[test]
 fn child_process_pipes_convert_to_non_blocking_ends() {

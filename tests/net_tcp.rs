@@ -8,6 +8,11 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+#[path = "support/read_exactly.rs"]
+mod read_exactly;
+
+use read_exactly::read_exactly;
+
 const LISTENER: Token = Token(0);
 const CLIENT: Token = Token(1);
 const SERVER: Token = Token(2);
@@ -52,26 +57,6 @@ fn connected_pair(addr: SocketAddr) -> (TcpStream, TcpStream) {
     poll.register(&listener, LISTENER, EventSet::readable(), PollOpt::level()).unwrap();
     let (server, _) = accept_one(&mut poll, &listener);
     (client, server)
-}
-
-/// Reads exactly `len` bytes from a non-blocking stream, waiting with poll in between.
-fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
-    let mut poll = Poll::new().unwrap();
-    poll.register(stream, SERVER, EventSet::readable(), PollOpt::level()).unwrap();
-    let mut out = vec![0u8; len];
-    let mut filled = 0;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while filled < len {
-        assert!(Instant::now() < deadline, "only {filled} of {len} bytes within 5 s");
-        match stream.try_read(&mut out[filled..]).unwrap() {
-            Some(0) => panic!("end of stream after {filled} of {len} bytes"),
-            Some(n) => filled += n,
-            None => {
-                poll.poll_timeout(Some(Duration::from_millis(100))).unwrap();
-            }
-        }
-    }
-    out
 }
 
 fn echo_round_trip(addr: SocketAddr) {

@@ -10,6 +10,11 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[path = "support/read_exactly.rs"]
+mod read_exactly;
+
+use read_exactly::read_exactly;
+
 const TOKEN: Token = Token(3);
 
 /// A fresh directory for one test's socket files, removed on drop.
@@ -50,25 +55,6 @@ fn poll_for<E: readyio::Evented>(handle: &E, interest: EventSet) -> Poll {
     let mut poll = Poll::new().unwrap();
     poll.register(handle, TOKEN, interest, PollOpt::level()).unwrap();
     poll
-}
-
-/// Reads exactly `len` bytes from a non-blocking reader, waiting on `handle` in between.
-fn read_exactly<R: Read + readyio::Evented>(reader: &mut R, len: usize) -> Vec<u8> {
-    let mut poll = poll_for(&*reader, EventSet::readable());
-    let mut out = vec![0u8; len];
-    let mut filled = 0;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while filled < len {
-        assert!(Instant::now() < deadline, "only {filled} of {len} bytes within 5 s");
-        match reader.try_read(&mut out[filled..]).unwrap() {
-            Some(0) => panic!("end of stream after {filled} of {len} bytes"),
-            Some(n) => filled += n,
-            None => {
-                poll.poll_timeout(Some(Duration::from_millis(100))).unwrap();
-            }
-        }
-    }
-    out
 }
 
 fn accept_one(listener: &UnixListener) -> UnixStream {
