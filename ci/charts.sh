@@ -3,7 +3,7 @@
 # command: runs the compare/ benchmarks with READYIO_BENCH_JSON (every table row as a JSON
 # line) and the HTTP benchmark (ci/bench-http.sh), then draws the SVGs with ci/charts.py.
 #
-#   bash ci/charts.sh                  full runs (tens of minutes; use a quiet machine), then draw
+#   bash ci/charts.sh                  full runs (about 10 minutes on the 2-core machine; use a quiet one), then draw
 #   bash ci/charts.sh --quick          quick benchmarks and a smoke HTTP run: checks the pipeline,
 #                                      figures not fit to commit
 #   bash ci/charts.sh --from PATH...   only draw, from saved output: a directory holding
