@@ -1,8 +1,6 @@
 //! Reading an exact number of bytes from a non-blocking readyio handle, for the tests that
 //! check what arrived: `try_read` until done, polling for readability in between.
 
-#![allow(dead_code)]
-
 use readyio::{EventSet, Evented, Poll, PollOpt, Token, TryRead};
 use std::io::Read;
 use std::time::{Duration, Instant};
